@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Project-owned PostgreSQL cluster for the embedded defaults: .run/pg, 127.0.0.1:$SCORING_PG_PORT (55432), trust auth.
+# Usage: scripts/pg.sh start|stop|status
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_pg() {
+  [ -n "$(pg_bin)" ] && return
+  log "PostgreSQL not found: installing it from Debian packages (apt-get)"
+  command -v apt-get >/dev/null || die "PostgreSQL is missing and apt-get is not available; install PostgreSQL 15+"
+  [ "$(id -u)" -eq 0 ] || die "installing PostgreSQL needs root (apt-get); or install it yourself"
+  DEBIAN_FRONTEND=noninteractive apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  # The Debian package starts its own cluster on 5432; the project's cluster does not need it.
+  command -v pg_ctlcluster >/dev/null && pg_ctlcluster --force "$(ls /usr/lib/postgresql | sort -V | tail -n1)" main stop 2>/dev/null || true
+}
+
+# initdb refuses to run as root: when root, run the server as the 'postgres' user.
+as_pg() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+start() {
+  install_pg
+  local bin; bin="$(pg_bin)"
+  mkdir -p "$RUN_DIR"
+  if [ ! -s "$PG_DIR/data/PG_VERSION" ]; then
+    log "initialising PostgreSQL cluster in $PG_DIR"
+    mkdir -p "$PG_DIR/data"
+    [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$PG_DIR"
+    as_pg "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
+    cat >> "$PG_DIR/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+port = $PG_PORT
+unix_socket_directories = '$PG_DIR'
+max_connections = 200
+shared_buffers = 256MB
+fsync = on
+synchronous_commit = on
+CONF
+  fi
+  if as_pg "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
+  else
+    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null \
+      || { tail -n 20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: $PG_DIR/server.log)"; }
+    log "PostgreSQL started on 127.0.0.1:$PG_PORT"
+  fi
+  if ! psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -tAc "select 1 from pg_database where datname='$PG_DB'" | grep -q 1; then
+    psql -h 127.0.0.1 -p "$PG_PORT" -U postgres -qc "create database $PG_DB" >/dev/null
+  fi
+}
+
+stop() {
+  local bin; bin="$(pg_bin)"
+  [ -n "$bin" ] && [ -d "$PG_DIR/data" ] || return 0
+  if as_pg "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
+    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -m fast -w stop >/dev/null
+    log "PostgreSQL stopped"
+  fi
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  status) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" status ;;
+  *) die "usage: $0 start|stop|status" ;;
+esac

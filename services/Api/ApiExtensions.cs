@@ -1,0 +1,37 @@
+using ScoringPlatform.Api.Rest;
+using ScoringPlatform.Api.Verdicts;
+using ScoringPlatform.Leads.EventStore;
+
+namespace ScoringPlatform.Api;
+
+public static class ApiExtensions
+{
+    public static WebApplicationBuilder AddApi(this WebApplicationBuilder builder)
+    {
+        builder.Services.AddSingleton(TimeProvider.System);
+        builder.Services.AddLeadEventStore();
+        builder.Services.AddGrpc(o => o.EnableDetailedErrors = builder.Environment.IsDevelopment()).AddJsonTranscoding();
+        builder.Services.AddGrpcReflection();
+        builder.Services.AddGrpcHealthChecks().AddCheck("api", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        builder.Services.AddProblemDetails();
+        builder.Services.AddEndpointsApiExplorer();
+        builder.Services.AddSwaggerGen(o =>
+        {
+            o.SwaggerDoc("v1", new() { Title = "ScoringPlatform API", Version = "v1", Description = "REST mirror of protos/scoring.proto (gRPC JSON transcoding)." });
+            o.DocumentFilter<ProtoHttpRulesDocumentFilter>();
+        });
+        return builder;
+    }
+
+    public static WebApplication MapApi(this WebApplication app)
+    {
+        app.UseMiddleware<GrpcErrorsAsProblemDetails>();
+        app.UseSwagger();
+        app.UseSwaggerUI(o => o.SwaggerEndpoint("/swagger/v1/swagger.json", "ScoringPlatform v1"));
+        app.MapGrpcService<LeadScoringService>();
+        app.MapGrpcReflectionService();
+        app.MapGrpcHealthChecksService();
+        app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();
+        return app;
+    }
+}

@@ -1,0 +1,28 @@
+using Google.Protobuf.WellKnownTypes;
+using Grpc.Core;
+using Marten;
+using ScoringPlatform.Api.V1;
+using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Scoring;
+
+namespace ScoringPlatform.Api.Verdicts;
+
+/// <summary>gRPC (and, through transcoding, REST) verdicts computed from the lead's score view at any instant.</summary>
+public sealed class LeadScoringService(IQuerySession session, ScoringModelProvider models, TimeProvider clock)
+    : LeadScoring.LeadScoringBase
+{
+    public override async Task<V1.Verdict> GetVerdict(GetVerdictRequest request, ServerCallContext context)
+    {
+        if (LeadIds.Problem(request.LeadId) is { } problem)
+        {
+            throw new RpcException(new Status(StatusCode.InvalidArgument, problem));
+        }
+
+        var asOf = request.AsOf?.ToDateTimeOffset() ?? clock.GetUtcNow();
+        var view = await session.LoadAsync<LeadScoreView>(request.LeadId, context.CancellationToken)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{request.LeadId}' is not known (no events scored yet)"));
+
+        var verdict = Scorer.Evaluate(view.State, models.Current, asOf);
+        return VerdictMapper.ToProto(request.LeadId, asOf, view, verdict);
+    }
+}

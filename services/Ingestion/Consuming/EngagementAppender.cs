@@ -1,0 +1,113 @@
+using Marten;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScoringPlatform.ServiceDefaults;
+
+namespace ScoringPlatform.Ingestion.Consuming;
+
+/// <summary>One event to append: the lead stream, its idempotency id, the stored event and its trace context.</summary>
+public sealed record PendingEvent(string StreamKey, Guid EventId, object Data, string? TraceParent);
+
+public readonly record struct AppendResult(int Appended, int Duplicates);
+
+/// <summary>
+/// Appends a batch of events to the lead streams in one transaction, counting each event id once.
+/// Ids already stored are skipped up front (one query per batch); the unique index on event ids is the
+/// guarantee, and if it fires (a race with another writer) the batch falls back to one event at a time.
+/// </summary>
+public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStoreOptions> options)
+{
+    private const string UniqueViolation = "23505";
+
+    public async Task<AppendResult> AppendAsync(IReadOnlyList<PendingEvent> batch, CancellationToken ct)
+    {
+        var unique = new List<PendingEvent>(batch.Count);
+        var seen = new HashSet<Guid>();
+        foreach (var e in batch)
+        {
+            if (seen.Add(e.EventId)) unique.Add(e);
+        }
+
+        var existing = await ExistingIdsAsync(unique.Select(e => e.EventId).ToArray(), ct);
+        var fresh = existing.Count == 0 ? unique : unique.Where(e => !existing.Contains(e.EventId)).ToList();
+        var duplicates = batch.Count - fresh.Count;
+        if (fresh.Count == 0) return new AppendResult(0, duplicates);
+
+        try
+        {
+            await using var session = store.LightweightSession();
+            Stage(session, fresh);
+            await session.SaveChangesAsync(ct);
+            return new AppendResult(fresh.Count, duplicates);
+        }
+        catch (Exception ex) when (IsUniqueViolation(ex))
+        {
+            var appended = 0;
+            foreach (var e in fresh)
+            {
+                if (await AppendOneAsync(e, ct)) appended++;
+            }
+
+            return new AppendResult(appended, batch.Count - appended);
+        }
+    }
+
+    private async Task<bool> AppendOneAsync(PendingEvent e, CancellationToken ct)
+    {
+        try
+        {
+            await using var session = store.LightweightSession();
+            Stage(session, [e]);
+            await session.SaveChangesAsync(ct);
+            return true;
+        }
+        catch (Exception ex) when (IsUniqueViolation(ex))
+        {
+            return false;
+        }
+    }
+
+    private static void Stage(IDocumentSession session, IReadOnlyList<PendingEvent> events)
+    {
+        foreach (var stream in events.GroupBy(e => e.StreamKey))
+        {
+            var items = stream.ToArray();
+            var action = session.Events.Append(stream.Key, items.Select(e => e.Data).ToArray());
+            for (var i = 0; i < items.Length; i++)
+            {
+                var stored = action.Events[i];
+                stored.Id = items[i].EventId;
+                if (items[i].TraceParent is { } traceParent)
+                {
+                    stored.SetHeader(Leads.EventStore.EventHeaders.TraceParent, traceParent);
+                }
+            }
+        }
+    }
+
+    private async Task<HashSet<Guid>> ExistingIdsAsync(Guid[] ids, CancellationToken ct)
+    {
+        var found = new HashSet<Guid>();
+        await using var connection = new NpgsqlConnection(options.Value.ConnectionString);
+        await connection.OpenAsync(ct);
+        await using var command = new NpgsqlCommand($"select id from {options.Value.Schema}.mt_events where id = any(@ids)", connection);
+        command.Parameters.AddWithValue("ids", ids);
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        while (await reader.ReadAsync(ct))
+        {
+            found.Add(reader.GetGuid(0));
+        }
+
+        return found;
+    }
+
+    private static bool IsUniqueViolation(Exception ex)
+    {
+        for (var e = ex; e is not null; e = e.InnerException)
+        {
+            if (e is PostgresException { SqlState: UniqueViolation }) return true;
+        }
+
+        return false;
+    }
+}

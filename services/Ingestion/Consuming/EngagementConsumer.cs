@@ -1,0 +1,196 @@
+using System.Diagnostics;
+using System.Diagnostics.Metrics;
+using Confluent.Kafka;
+using Microsoft.Extensions.Options;
+using Polly;
+using Polly.Retry;
+using ScoringPlatform.Contracts;
+using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.ServiceDefaults;
+
+namespace ScoringPlatform.Ingestion.Consuming;
+
+/// <summary>
+/// Consumes engagement events and appends them to the lead streams in batches. Offsets are committed only
+/// after the batch's append (and its dead-letter deliveries) succeeded, so a crash replays the batch and
+/// the idempotent append counts each event once. Bad messages go to the dead-letter topic; the loop goes on.
+/// </summary>
+internal sealed partial class EngagementConsumer(
+    IOptions<KafkaOptions> kafkaOptions,
+    IOptions<IngestionOptions> ingestionOptions,
+    EngagementAppender appender,
+    DeadLetterPublisher deadLetters,
+    ILogger<EngagementConsumer> logger) : BackgroundService
+{
+    private static readonly Counter<long> Consumed = PlatformTelemetry.Meter.CreateCounter<long>("scoring.ingestion.messages.consumed", "{message}");
+    private static readonly Counter<long> Appended = PlatformTelemetry.Meter.CreateCounter<long>("scoring.ingestion.events.appended", "{event}");
+    private static readonly Counter<long> Duplicates = PlatformTelemetry.Meter.CreateCounter<long>("scoring.ingestion.events.duplicate", "{event}");
+    private static readonly Counter<long> DeadLettered = PlatformTelemetry.Meter.CreateCounter<long>("scoring.ingestion.messages.dead_lettered", "{message}");
+    private static readonly Histogram<double> AppendDuration = PlatformTelemetry.Meter.CreateHistogram<double>("scoring.ingestion.append.duration", "ms");
+
+    // Event-store failures (PostgreSQL down, failover) are retried without end: offsets stay uncommitted,
+    // nothing is skipped, and consumption resumes where it stopped.
+    private readonly ResiliencePipeline _storeRetry = new ResiliencePipelineBuilder()
+        .AddRetry(new RetryStrategyOptions
+        {
+            MaxRetryAttempts = int.MaxValue,
+            Delay = TimeSpan.FromMilliseconds(200),
+            BackoffType = DelayBackoffType.Exponential,
+            MaxDelay = TimeSpan.FromSeconds(10),
+            UseJitter = true,
+            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
+            OnRetry = args =>
+            {
+                LogStoreRetry(logger, args.AttemptNumber + 1, args.Outcome.Exception);
+                return ValueTask.CompletedTask;
+            },
+        })
+        .Build();
+
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        // librdkafka's Consume blocks: keep it off the shared thread pool.
+        Task.Factory.StartNew(() => RunAsync(stoppingToken), stoppingToken, TaskCreationOptions.LongRunning, TaskScheduler.Default).Unwrap();
+
+    private async Task RunAsync(CancellationToken ct)
+    {
+        var kafka = kafkaOptions.Value;
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(kafka.ConsumerConfig("ingestion"))
+            .SetErrorHandler((_, e) => LogKafkaError(logger, e.Code, e.Reason, e.IsFatal))
+            .SetPartitionsAssignedHandler((_, parts) => LogAssigned(logger, string.Join(",", parts.Select(p => $"{p.Topic}[{p.Partition.Value}]"))))
+            .Build();
+        consumer.Subscribe(kafka.EngagementTopic);
+        LogStarted(logger, kafka.EngagementTopic, kafka.ConsumerGroup);
+
+        var batch = new List<ConsumeResult<byte[]?, byte[]?>>(ingestionOptions.Value.MaxBatchSize);
+        try
+        {
+            while (!ct.IsCancellationRequested)
+            {
+                batch.Clear();
+                var first = consumer.Consume(ct);
+                if (first is null) continue;
+                batch.Add(first);
+                // Take what is already fetched, without waiting: the batch size adapts to the load.
+                while (batch.Count < ingestionOptions.Value.MaxBatchSize && consumer.Consume(TimeSpan.Zero) is { } next)
+                {
+                    batch.Add(next);
+                }
+
+                // Once read, a batch is finished even if shutdown starts: its offsets are then committed.
+                await ProcessBatchAsync(batch, CancellationToken.None);
+                foreach (var message in batch)
+                {
+                    consumer.StoreOffset(message);
+                }
+
+                consumer.Commit();
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+        }
+        finally
+        {
+            consumer.Close();
+            LogStopped(logger);
+        }
+    }
+
+    internal async Task ProcessBatchAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct)
+    {
+        Consumed.Add(batch.Count);
+        var activities = new List<Activity>(batch.Count);
+        var pending = new List<PendingEvent>(batch.Count);
+        var deadLetterDeliveries = new List<Task>();
+        try
+        {
+            foreach (var message in batch)
+            {
+                var parent = PlatformTelemetry.Extract(message.Message.Headers);
+                var activity = PlatformTelemetry.Source.StartActivity(
+                    $"{message.Topic} process", ActivityKind.Consumer, parent.ActivityContext);
+                if (activity is not null)
+                {
+                    activity.SetTag("messaging.system", "kafka");
+                    activity.SetTag("messaging.destination.name", message.Topic);
+                    activity.SetTag("messaging.kafka.destination.partition", message.Partition.Value);
+                    activity.SetTag("messaging.kafka.message.offset", message.Offset.Value);
+                    activities.Add(activity);
+                }
+
+                if (!EngagementEventParser.TryParse(message.Message.Value, out var evt, out var reason))
+                {
+                    activity?.SetStatus(ActivityStatusCode.Error, reason!.ToString());
+                    LogRejected(logger, message.Topic, message.Partition.Value, message.Offset.Value, reason!.Code, reason.Message);
+                    deadLetterDeliveries.Add(deadLetters.PublishAsync(message, reason, ct));
+                    DeadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason.Code));
+                    activity?.Stop();
+                    continue;
+                }
+
+                activity?.SetTag("lead.id", evt!.StreamKey);
+                activity?.SetTag("event.id", evt!.Id);
+                pending.Add(new PendingEvent(evt!.StreamKey, EventIds.FromSourceId(evt.Id), EngagementMapper.ToDomainEvent(evt),
+                    PlatformTelemetry.TraceParentOf(activity)));
+            }
+
+            if (pending.Count > 0)
+            {
+                var started = Stopwatch.GetTimestamp();
+                var startedAt = DateTimeOffset.UtcNow;
+                AppendResult result;
+                // One span for the batch's transaction (Marten and Npgsql spans nest under it), linked to every
+                // message; each message's own trace gets an append child span of the same interval.
+                Activity.Current = null;
+                using (var batchActivity = PlatformTelemetry.Source.StartActivity(
+                           "lead-events append", ActivityKind.Internal, default(ActivityContext),
+                           tags: [new("messaging.batch.message_count", pending.Count)],
+                           links: activities.Select(a => new ActivityLink(a.Context))))
+                {
+                    result = await _storeRetry.ExecuteAsync(async token => await appender.AppendAsync(pending, token), ct);
+                }
+
+                foreach (var activity in activities)
+                {
+                    if (activity.Status == ActivityStatusCode.Error) continue;
+                    using var child = PlatformTelemetry.Source.StartActivity(
+                        "lead-events append", ActivityKind.Internal, activity.Context, startTime: startedAt);
+                    child?.SetEndTime(DateTime.UtcNow);
+                }
+
+                AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+                Appended.Add(result.Appended);
+                Duplicates.Add(result.Duplicates);
+                if (result.Duplicates > 0) LogDuplicates(logger, result.Duplicates);
+            }
+
+            // A dead-letter delivery that fails throws here, before offsets are committed: the batch is replayed.
+            await Task.WhenAll(deadLetterDeliveries);
+        }
+        finally
+        {
+            foreach (var activity in activities) activity.Dispose();
+        }
+    }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consuming {Topic} as group {Group}")]
+    private static partial void LogStarted(ILogger logger, string topic, string group);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Partitions assigned: {Partitions}")]
+    private static partial void LogAssigned(ILogger logger, string partitions);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Consumer stopped; offsets committed")]
+    private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected {Topic}[{Partition}]@{Offset} to the dead-letter topic: {Code}: {Reason}")]
+    private static partial void LogRejected(ILogger logger, string topic, int partition, long offset, string code, string reason);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "{Count} duplicate event(s) ignored")]
+    private static partial void LogDuplicates(ILogger logger, int count);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka error {Code}: {Reason} (fatal: {Fatal})")]
+    private static partial void LogKafkaError(ILogger logger, ErrorCode code, string reason, bool fatal);
+
+    [LoggerMessage(Level = LogLevel.Error, Message = "Event store append failed (attempt {Attempt}); retrying, offsets not committed")]
+    private static partial void LogStoreRetry(ILogger logger, int attempt, Exception? exception);
+}

@@ -1,0 +1,60 @@
+using JasperFx;
+using JasperFx.Events;
+using JasperFx.Events.Projections;
+using Marten;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Scoring;
+using ScoringPlatform.ServiceDefaults;
+using Weasel.Core;
+
+namespace ScoringPlatform.Leads.EventStore;
+
+/// <summary>The Marten event store every service shares: one stream per lead, keyed by the lead id.</summary>
+public static class LeadEventStore
+{
+    public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddLeadEventStore(
+        this IServiceCollection services, Action<StoreOptions, IServiceProvider>? configure = null)
+    {
+        services.AddOptions<ScoringOptions>().BindConfiguration(ScoringOptions.Section);
+        services.AddSingleton<ScoringModelProvider>();
+
+        var marten = services.AddMarten(sp =>
+        {
+            var options = sp.GetRequiredService<IOptions<EventStoreOptions>>().Value;
+            var store = new StoreOptions();
+            Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current);
+            store.AutoCreateSchemaObjects = options.ApplySchemaOnStart ? AutoCreate.CreateOrUpdate : AutoCreate.None;
+            configure?.Invoke(store, sp);
+            return store;
+        }).UseLightweightSessions();
+
+        services.AddHostedService<SchemaMigrationService>();
+        return marten;
+    }
+
+    /// <summary>Store configuration, also used directly by tests and benchmarks.</summary>
+    public static void Configure(StoreOptions opts, string connectionString, string schema, ScoringModel model)
+    {
+        opts.Connection(connectionString);
+        opts.DatabaseSchemaName = schema;
+        opts.UseSystemTextJsonForSerialization(EnumStorage.AsString);
+
+        opts.Events.StreamIdentity = StreamIdentity.AsString;
+        // Idempotent append: a redelivered engagement event maps to the same id and is rejected by the index.
+        opts.Events.EnableUniqueIndexOnEventId = true;
+        opts.Events.AppendMode = EventAppendMode.Quick;
+        opts.Events.MetadataConfig.HeadersEnabled = true;
+        // Needed with the DistributedLock fallback on this package mirror (see README, "Marten and the package mirror").
+        opts.Events.UseAdvisoryLockTransaction = true;
+
+        opts.Events.AddEventType<EngagementRecorded>();
+        opts.Events.AddEventType<ProfileUpdated>();
+        opts.Events.AddEventType<MqlCrossed>();
+        opts.Events.AddEventType<MqlExited>();
+
+        opts.Projections.Add(new LeadScoreProjection(model), ProjectionLifecycle.Async);
+        opts.Schema.For<LeadScoreView>().Identity(x => x.Id);
+    }
+}

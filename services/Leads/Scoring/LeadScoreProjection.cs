@@ -1,0 +1,118 @@
+using System.Diagnostics;
+using JasperFx.Events;
+using Marten;
+using Marten.Events.Aggregation;
+using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Scoring;
+using ScoringPlatform.ServiceDefaults;
+
+namespace ScoringPlatform.Leads.Scoring;
+
+/// <summary>
+/// Folds a lead's events into its <see cref="LeadScoreView"/> with the scoring library and detects stage
+/// changes (hysteresis is in the library). A change is recorded on the view with the event that caused
+/// it; in continuous (not rebuild) mode the side-effect step appends an <see cref="MqlCrossed"/> /
+/// <see cref="MqlExited"/> event in the same transaction as the view update, so the event store is the
+/// outbox: nothing is published unless the crossing is committed.
+/// </summary>
+public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, string>
+{
+    private readonly ScoringModel _model;
+
+    public LeadScoreProjection(ScoringModel model)
+    {
+        _model = model;
+        Name = "LeadScore";
+    }
+
+    public override LeadScoreView? Evolve(LeadScoreView? snapshot, string id, IEvent e)
+    {
+        var view = snapshot ?? new LeadScoreView
+        {
+            Id = id,
+            State = LeadScoreState.Create(_model),
+        };
+        view.ModelId = _model.Id;
+        view.ModelVersion = _model.Version;
+
+        switch (e.Data)
+        {
+            case EngagementRecorded r:
+                view.State.Apply(new ScoringEvent(r.SourceEventId, r.Type, r.OccurredAt, r.Category, r.ActivityKey), _model);
+                Track(view, r.OccurredAt);
+                DetectStageChange(view, e, r.SourceEventId);
+                break;
+            case ProfileUpdated p:
+                view.State.ApplyProfile(new LeadProfile(p.Email, p.JobTitle, p.CompanySize, p.Industry, p.Country, p.BudgetAuthority), _model);
+                Track(view, p.OccurredAt);
+                DetectStageChange(view, e, p.SourceEventId);
+                break;
+            case MqlCrossed c:
+                view.MqlCrossings++;
+                view.LastCrossedAt = c.CrossedAt;
+                break;
+        }
+
+        return view;
+    }
+
+    private static void Track(LeadScoreView view, DateTimeOffset occurredAt)
+    {
+        view.EventCount++;
+        if (view.FirstEventAt is null || occurredAt < view.FirstEventAt) view.FirstEventAt = occurredAt;
+        if (view.LastEventAt is null || occurredAt > view.LastEventAt) view.LastEventAt = occurredAt;
+    }
+
+    private void DetectStageChange(LeadScoreView view, IEvent e, string sourceEventId)
+    {
+        // Stage is judged at the newest instant the lead has shown, so a late (out-of-order) event
+        // cannot move the clock backwards, and a replay judges exactly as the live run did.
+        var asOf = view.LastEventAt!.Value;
+        var transition = view.State.UpdateStage(asOf, _model);
+        view.IsMql = view.State.IsMql;
+        if (transition is null) return;
+
+        var verdict = Scorer.Evaluate(view.State, _model, asOf);
+        var kind = view.State.IsMql ? StageChangeKind.EnteredMql : StageChangeKind.ExitedMql;
+        view.RecentStageChanges.Add(new StageChange(
+            kind, e.Id, sourceEventId, asOf, verdict.TotalScore, verdict.FitScore, verdict.EngagementScore,
+            verdict.Tier.ToString(), TraceParentHeader(e)));
+        if (view.RecentStageChanges.Count > LeadScoreView.StageChangesKept)
+        {
+            view.RecentStageChanges.RemoveRange(0, view.RecentStageChanges.Count - LeadScoreView.StageChangesKept);
+        }
+    }
+
+    private static string? TraceParentHeader(IEvent e) =>
+        e.Headers is { } headers && headers.TryGetValue(EventHeaders.TraceParent, out var value) ? value?.ToString() : null;
+
+    public override ValueTask RaiseSideEffects(IDocumentOperations operations, IEventSlice<LeadScoreView> slice)
+    {
+        var view = slice.Snapshot;
+        if (view is null || view.RecentStageChanges.Count == 0) return ValueTask.CompletedTask;
+
+        // Only changes caused by an event in this slice: each event is in exactly one committed slice,
+        // so each crossing is appended exactly once (a failed batch rolls back with its appends).
+        HashSet<Guid>? inSlice = null;
+        foreach (var change in view.RecentStageChanges)
+        {
+            inSlice ??= slice.Events().Select(x => x.Id).ToHashSet();
+            if (!inSlice.Contains(change.TriggeringEventId)) continue;
+
+            using var activity = PlatformTelemetry.Source.StartActivity(
+                "lead-score project", ActivityKind.Internal, PlatformTelemetry.ParseTraceParent(change.TraceParent));
+            activity?.SetTag("lead.id", view.Id);
+            activity?.SetTag("lead.stage_change", change.Kind.ToString());
+            var traceParent = PlatformTelemetry.TraceParentOf(activity) ?? change.TraceParent;
+
+            object evt = change.Kind == StageChangeKind.EnteredMql
+                ? new MqlCrossed(view.Id, change.At, change.Score, change.FitScore, change.EngagementScore, change.Tier,
+                    view.ModelId, view.ModelVersion, change.TriggeringSourceEventId, traceParent)
+                : new MqlExited(view.Id, change.At, change.Score, view.ModelId, view.ModelVersion,
+                    change.TriggeringSourceEventId, traceParent);
+            operations.Events.Append(view.Id, evt);
+        }
+
+        return ValueTask.CompletedTask;
+    }
+}
