@@ -1,0 +1,78 @@
+#!/usr/bin/env bash
+# `make run`: installs what is missing, starts the embedded infrastructure and the three services as
+# separate processes, waits until each is healthy and prints the endpoints. Ctrl-C stops all of it.
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+API_REST_PORT="${SCORING_API_REST_PORT:-5080}"
+API_GRPC_PORT="${SCORING_API_GRPC_PORT:-5081}"
+INGESTION_PORT="${SCORING_INGESTION_PORT:-5082}"
+PROJECTIONS_PORT="${SCORING_PROJECTIONS_PORT:-5083}"
+SERVICES=(ingestion projections api)
+TAIL_PID=""
+
+cleanup() {
+  trap - INT TERM EXIT
+  log "stopping..."
+  [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null || true
+  for svc in api projections ingestion; do "$ROOT/scripts/infra.sh" stop-pidfile "$RUN_DIR/$svc.pid"; done
+  "$ROOT/scripts/infra.sh" down
+  log "stopped"
+}
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+
+start_service() {
+  local name="$1" project="$2" health_port="$3"; shift 3
+  local dll="$ROOT/services/$project/bin/$CONFIGURATION/net10.0/ScoringPlatform.$project.dll"
+  "$ROOT/scripts/infra.sh" stop-pidfile "$RUN_DIR/$name.pid"
+  port_free "$health_port" || die "port $health_port (for $name) is in use; set SCORING_${name^^}_PORT or free it"
+  (cd "$ROOT/services/$project" && exec env "$@" dotnet "$dll") >"$RUN_DIR/logs/$name.log" 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+  if ! wait_for "curl -fsS http://127.0.0.1:$health_port/health/ready" 90; then
+    tail -n 40 "$RUN_DIR/logs/$name.log" >&2
+    die "$name did not become healthy (log: $RUN_DIR/logs/$name.log)"
+  fi
+  log "$name is healthy"
+}
+
+main() {
+  command -v curl >/dev/null || { log "installing curl"; apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
+  trap cleanup INT TERM EXIT
+  mkdir -p "$RUN_DIR/logs"
+  log "building (dotnet restore + build, $CONFIGURATION)"
+  dotnet build "$ROOT/ScoringPlatform.sln" -c "$CONFIGURATION" -v quiet -nologo >"$RUN_DIR/logs/build.log" 2>&1 \
+    || { tail -n 40 "$RUN_DIR/logs/build.log" >&2; die "build failed (log: $RUN_DIR/logs/build.log)"; }
+  "$ROOT/scripts/infra.sh" up
+  # shellcheck disable=SC1091
+  source "$RUN_DIR/infra.env"
+  export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
+
+  start_service ingestion Ingestion "$INGESTION_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$INGESTION_PORT"
+  start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT"
+  start_service api Api "$API_REST_PORT" "Kestrel__Endpoints__Rest__Url=http://127.0.0.1:$API_REST_PORT" \
+    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT"
+
+  cat <<INFO
+
+  ScoringPlatform is up (Ctrl-C stops everything):
+    gRPC (HTTP/2)     127.0.0.1:$API_GRPC_PORT   service scoringplatform.v1.LeadScoring (reflection + grpc.health.v1 on)
+    REST              http://127.0.0.1:$API_REST_PORT/v1/leads/{leadId}/verdict
+    Swagger UI        http://127.0.0.1:$API_REST_PORT/swagger
+    Health            http://127.0.0.1:{$API_REST_PORT,$INGESTION_PORT,$PROJECTIONS_PORT}/health/ready
+    Kafka bootstrap   $Kafka__BootstrapServers   (also in $KAFKA_BOOTSTRAP_FILE)
+    PostgreSQL        $ConnectionStrings__EventStore
+    Logs              $RUN_DIR/logs/
+
+INFO
+  tail -n 0 -F "$RUN_DIR"/logs/{ingestion,projections,api}.log &
+  TAIL_PID=$!
+  # Exit (and clean up) if any service dies.
+  while true; do
+    for svc in "${SERVICES[@]}"; do
+      if ! kill -0 "$(cat "$RUN_DIR/$svc.pid")" 2>/dev/null; then die "$svc exited (log: $RUN_DIR/logs/$svc.log)"; fi
+    done
+    sleep 1
+  done
+}
+
+main "$@"

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# `make test`: builds, starts the embedded infrastructure (its own PostgreSQL cluster and dev broker,
+# on a separate run directory and port so a running `make run` is not disturbed), runs every test
+# project (unit, integration, end-to-end) and stops what it started.
+export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/test}"
+export SCORING_PG_PORT="${SCORING_TEST_PG_PORT:-55433}"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+cleanup() { "$ROOT/scripts/infra.sh" down || true; }
+trap cleanup EXIT INT TERM
+
+mkdir -p "$RUN_DIR/logs"
+log "building ($CONFIGURATION)"
+dotnet build "$ROOT/ScoringPlatform.sln" -c "$CONFIGURATION" -v quiet -nologo
+"$ROOT/scripts/infra.sh" up
+# shellcheck disable=SC1091
+source "$RUN_DIR/infra.env"
+export SCORING_TEST_PG="$ConnectionStrings__EventStore"
+export SCORING_TEST_KAFKA="$Kafka__BootstrapServers"
+export SCORING_CONFIGURATION="$CONFIGURATION"
+
+status=0
+for project in "$ROOT"/tests/*/*.csproj; do
+  case "$project" in *Benchmarks*) continue ;; esac
+  log "testing $(basename "$project" .csproj)"
+  dotnet test "$project" -c "$CONFIGURATION" --no-build -nologo \
+    --logger "console;verbosity=normal" --results-directory "$RUN_DIR/results" ${TEST_FILTER:+--filter "$TEST_FILTER"} || status=1
+done
+exit $status

@@ -1,0 +1,170 @@
+using System.Diagnostics;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using Grpc.Core;
+using ScoringPlatform.Api.V1;
+using ScoringPlatform.Contracts;
+using ScoringPlatform.TestSupport;
+
+namespace ScoringPlatform.EndToEnd.Tests;
+
+[Collection(PlatformCollection.Name)]
+public sealed class PlatformEndToEndTests(PlatformFixture platform)
+{
+    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
+    private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
+
+    private Task<Verdict> VerdictWhen(string leadId, Func<Verdict, bool> until) =>
+        Eventually.Get<Verdict>(async () =>
+        {
+            try
+            {
+                return await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = leadId });
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                return null;
+            }
+        }, until, Wait, $"the verdict of {leadId}\n{platform.Logs()}");
+
+    [Fact]
+    public async Task An_event_produced_to_Kafka_is_scored_and_served_over_gRPC_and_REST()
+    {
+        var lead = TestEnvironment.Unique("lead");
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.PageViewed, Now, PageCategories.Pricing));
+
+        var verdict = await VerdictWhen(lead, v => v.EventCount == 1);
+        verdict.EngagementScore.Should().BeGreaterThan(0);
+        verdict.ModelId.Should().NotBeNullOrEmpty();
+        verdict.Contributions.Should().Contain(c => c.Count == 1 && c.RawPoints > 0);
+
+        using var response = await platform.Rest.GetAsync($"/v1/leads/{lead}/verdict");
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync());
+        json.RootElement.GetProperty("leadId").GetString().Should().Be(lead);
+        json.RootElement.GetProperty("engagementScore").GetDouble().Should().BeApproximately(verdict.EngagementScore, 0.01);
+    }
+
+    [Fact]
+    public async Task Crossing_the_threshold_publishes_exactly_one_MqlCrossed_continuing_the_producers_trace()
+    {
+        var lead = TestEnvironment.Unique("lead");
+        var traceId = ActivityTraceId.CreateRandom();
+        string TraceParent() => $"00-{traceId}-{ActivitySpanId.CreateRandom()}-01";
+
+        // Pricing page + demo request + contact-sales form: well over the enter threshold.
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.PageViewed, Now, PageCategories.Pricing), TraceParent());
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.FormSubmitted, Now, FormTypes.DemoRequest), TraceParent());
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.FormSubmitted, Now, FormTypes.ContactSales), TraceParent());
+
+        var verdict = await VerdictWhen(lead, v => v.EventCount == 3);
+        verdict.IsMql.Should().BeTrue($"total {verdict.TotalScore} should pass the threshold");
+
+        var crossed = platform.Kafka.ConsumeUntil(Topics.LeadLifecycle, r => r.Message.Key == lead, found => false, TimeSpan.FromSeconds(8));
+        crossed.Should().ContainSingle($"one crossing means one message\n{platform.Logs()}");
+        var message = JsonSerializer.Deserialize<LeadLifecycleMessage>(crossed[0].Message.Value, ContractJson.Options)!;
+        message.Type.Should().Be(LifecycleMessageTypes.MqlCrossed);
+        message.LeadId.Should().Be(lead);
+        message.Score.Should().BeGreaterThanOrEqualTo(50);
+        KafkaTestClient.Header(crossed[0], Headers.MessageId).Should().Be(message.MessageId.ToString());
+        KafkaTestClient.Header(crossed[0], Headers.TraceParent).Should().Contain(traceId.ToString(),
+            "the trace runs from the produced event through the append and projection to the publish");
+    }
+
+    [Fact]
+    public async Task A_duplicate_event_id_does_not_change_the_score()
+    {
+        var lead = TestEnvironment.Unique("lead");
+        var control = TestEnvironment.Unique("control");
+        var first = Events.Engagement(lead, EngagementEventTypes.WebinarAttended, Now);
+        var second = Events.Engagement(lead, EngagementEventTypes.PageViewed, Now, PageCategories.Product);
+
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, first);
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, first);
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, second);
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, first with { });
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, control, first with { Id = control + "-1", LeadId = control });
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, control, second with { Id = control + "-2", LeadId = control });
+
+        var controlVerdict = await VerdictWhen(control, v => v.EventCount == 2);
+        var verdict = await VerdictWhen(lead, v => v.EventCount >= 2);
+        await Task.Delay(1500); // let any late duplicate surface
+        verdict = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = controlVerdict.AsOf });
+        var controlAtSameInstant = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = control, AsOf = controlVerdict.AsOf });
+
+        verdict.EventCount.Should().Be(2);
+        verdict.TotalScore.Should().BeApproximately(controlAtSameInstant.TotalScore, 1e-9);
+    }
+
+    [Fact]
+    public async Task A_poison_message_is_dead_lettered_with_its_reason_and_later_events_are_still_scored()
+    {
+        var lead = TestEnvironment.Unique("lead");
+        var poison = Encoding.UTF8.GetBytes("{ this is not json " + lead);
+        await platform.Kafka.ProduceRawAsync(Topics.EngagementEvents, lead, poison);
+        await platform.Kafka.ProduceRawAsync(Topics.EngagementEvents, lead,
+            Encoding.UTF8.GetBytes($$"""{"id":"{{lead}}-x","type":"teleported","leadId":"{{lead}}","occurredAt":"2026-11-01T10:00:00Z"}"""));
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.EmailClicked, Now));
+
+        var verdict = await VerdictWhen(lead, v => v.EventCount == 1);
+        verdict.EventCount.Should().Be(1);
+
+        var dead = platform.Kafka.ConsumeUntil(Topics.EngagementEventsDeadLetter, r => r.Message.Key == lead, found => found.Count >= 2, Wait);
+        dead.Should().HaveCount(2);
+        dead[0].Message.Value.Should().Equal(poison, "the original bytes are kept");
+        KafkaTestClient.Header(dead[0], Headers.DeadLetterErrorCode).Should().Be("malformed_json");
+        KafkaTestClient.Header(dead[0], Headers.DeadLetterReason).Should().NotBeNullOrWhiteSpace();
+        KafkaTestClient.Header(dead[0], Headers.DeadLetterTopic).Should().Be(Topics.EngagementEvents);
+        KafkaTestClient.Header(dead[1], Headers.DeadLetterErrorCode).Should().Be("unknown_type");
+    }
+
+    [Fact]
+    public async Task Invalid_and_unknown_lead_ids_get_clear_errors_over_gRPC_and_REST()
+    {
+        var invalid = async () => await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = "" });
+        (await invalid.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.InvalidArgument);
+        var unknown = async () => await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = TestEnvironment.Unique("nobody") });
+        (await unknown.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+
+        using var bad = await platform.Rest.GetAsync("/v1/leads/%20lead/verdict");
+        bad.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        bad.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+        using var notFound = await platform.Rest.GetAsync($"/v1/leads/{TestEnvironment.Unique("nobody")}/verdict");
+        notFound.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        using var problem = JsonDocument.Parse(await notFound.Content.ReadAsStringAsync());
+        problem.RootElement.GetProperty("status").GetInt32().Should().Be(404);
+        problem.RootElement.GetProperty("detail").GetString().Should().Contain("not known");
+    }
+
+    [Fact]
+    public async Task The_api_serves_swagger_grpc_health_and_reflection()
+    {
+        using var swagger = await platform.Rest.GetAsync("/swagger/v1/swagger.json");
+        swagger.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await swagger.Content.ReadAsStringAsync()).Should().Contain("/v1/leads/{lead_id}/verdict");
+
+        var health = new Grpc.Health.V1.Health.HealthClient(platform.Channel);
+        var status = await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest());
+        status.Status.Should().Be(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+    }
+
+    [Fact]
+    public async Task Services_stop_gracefully_on_SIGTERM()
+    {
+        // Runs last in its own short-lived process set would be ideal; here we check a fresh Ingestion process.
+        var port = TestEnvironment.FreePort();
+        await using var extra = ServiceProcess.Start("Ingestion", new Dictionary<string, string>
+        {
+            ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
+            ["EventStore__Schema"] = platform.Schema,
+            ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
+            ["Kafka__ConsumerGroup"] = "e2e-stop-" + platform.Schema,
+            ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{port}",
+        });
+        await extra.WaitUntilHealthyAsync(port, Wait);
+        var exitCode = await extra.StopAsync(TimeSpan.FromSeconds(30));
+        exitCode.Should().Be(0, extra.Output);
+        extra.Output.Should().Contain("offsets committed");
+    }
+}

@@ -1,0 +1,71 @@
+using Grpc.Net.Client;
+using ScoringPlatform.Api.V1;
+using ScoringPlatform.TestSupport;
+
+namespace ScoringPlatform.EndToEnd.Tests;
+
+/// <summary>
+/// The three services as separate processes on the real PostgreSQL and dev broker, with their own schema
+/// and consumer group so runs do not see each other's state.
+/// </summary>
+public sealed class PlatformFixture : IAsyncLifetime
+{
+    private readonly List<ServiceProcess> _services = [];
+
+    public string Schema { get; } = TestEnvironment.UniqueSchema("e2e");
+    public int RestPort { get; } = TestEnvironment.FreePort();
+    public int GrpcPort { get; } = TestEnvironment.FreePort();
+    public KafkaTestClient Kafka { get; } = new(TestEnvironment.KafkaBootstrap);
+    public GrpcChannel Channel { get; private set; } = null!;
+    public LeadScoring.LeadScoringClient Grpc { get; private set; } = null!;
+    public HttpClient Rest { get; private set; } = null!;
+    public IReadOnlyList<ServiceProcess> Services => _services;
+
+    public async Task InitializeAsync()
+    {
+        var common = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
+            ["EventStore__Schema"] = Schema,
+            ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
+            ["Kafka__ConsumerGroup"] = "e2e-" + Schema,
+        };
+
+        var ingestionPort = TestEnvironment.FreePort();
+        await StartAsync("Ingestion", ingestionPort, new(common) { ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{ingestionPort}" });
+        var projectionsPort = TestEnvironment.FreePort();
+        await StartAsync("Projections", projectionsPort, new(common) { ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{projectionsPort}" });
+        await StartAsync("Api", RestPort, new(common)
+        {
+            ["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}",
+            ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{GrpcPort}",
+        });
+
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
+        Grpc = new LeadScoring.LeadScoringClient(Channel);
+        Rest = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{RestPort}") };
+    }
+
+    private async Task StartAsync(string project, int healthPort, Dictionary<string, string> environment)
+    {
+        var service = ServiceProcess.Start(project, environment);
+        _services.Add(service);
+        await service.WaitUntilHealthyAsync(healthPort, TimeSpan.FromSeconds(90));
+    }
+
+    public string Logs() => string.Join("\n", _services.Select(s => $"--- {s.Name} ---\n{s.Output}"));
+
+    public async Task DisposeAsync()
+    {
+        Channel?.Dispose();
+        Rest?.Dispose();
+        Kafka.Dispose();
+        foreach (var service in Enumerable.Reverse(_services)) await service.DisposeAsync();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class PlatformCollection : ICollectionFixture<PlatformFixture>
+{
+    public const string Name = "platform";
+}
