@@ -1,0 +1,120 @@
+using System.Net;
+using System.Text.Json;
+using Grpc.Core;
+using Grpc.Net.Client;
+using Marten;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using ScoringPlatform.Api;
+using ScoringPlatform.Api.V1;
+using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Scoring;
+using ScoringPlatform.TestSupport;
+
+namespace ScoringPlatform.Platform.IntegrationTests;
+
+/// <summary>The Api in-process (test server) on the real PostgreSQL event store.</summary>
+public sealed class ApiFixture : WebApplicationFactory<ApiExtensions>, IAsyncLifetime
+{
+    public string Schema { get; } = TestEnvironment.UniqueSchema("ita");
+
+    protected override void ConfigureWebHost(IWebHostBuilder builder)
+    {
+        builder.UseSetting("ConnectionStrings:EventStore", TestEnvironment.PostgresConnectionString);
+        builder.UseSetting("EventStore:Schema", Schema);
+        builder.UseSetting("Kafka:BootstrapServers", TestEnvironment.KafkaBootstrap);
+    }
+
+    public IDocumentStore Store => Services.GetRequiredService<IDocumentStore>();
+
+    public LeadScoring.LeadScoringClient GrpcClient() =>
+        new(GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Server.CreateHandler() }));
+
+    public Task InitializeAsync() => Task.CompletedTask;
+
+    async Task IAsyncLifetime.DisposeAsync()
+    {
+        await base.DisposeAsync();
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"drop schema if exists {Schema} cascade", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+}
+
+public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
+{
+    private static readonly DateTimeOffset At = new(2026, 11, 1, 12, 0, 0, TimeSpan.Zero);
+
+    private async Task<string> SeedLeadAsync(params ScoringEvent[] events)
+    {
+        var lead = TestEnvironment.Unique("lead");
+        var model = ScoringModel.Default;
+        var view = new LeadScoreView { Id = lead, State = LeadScoreState.Create(model), ModelId = model.Id, ModelVersion = model.Version };
+        foreach (var e in events)
+        {
+            view.State.Apply(e, model);
+            view.EventCount++;
+            view.LastEventAt = e.OccurredAt;
+        }
+
+        await using var session = api.Store.LightweightSession();
+        session.Store(view);
+        await session.SaveChangesAsync();
+        return lead;
+    }
+
+    [Fact]
+    public async Task GetVerdict_over_gRPC_returns_the_decayed_score_as_of_the_requested_instant()
+    {
+        var lead = await SeedLeadAsync(new ScoringEvent("e1", "page_viewed", At, "pricing"));
+        var client = api.GrpcClient();
+
+        var atEvent = await client.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At) });
+        var later = await client.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At.AddDays(60)) });
+
+        atEvent.LeadId.Should().Be(lead);
+        atEvent.EngagementScore.Should().BeGreaterThan(0);
+        later.EngagementScore.Should().BeLessThan(atEvent.EngagementScore, "engagement decays");
+        atEvent.ModelId.Should().Be(ScoringModel.Default.Id);
+        atEvent.Contributions.Should().NotBeEmpty();
+    }
+
+    [Fact]
+    public async Task GetVerdict_rejects_an_empty_lead_id_with_INVALID_ARGUMENT()
+    {
+        var call = async () => await api.GrpcClient().GetVerdictAsync(new GetVerdictRequest { LeadId = "" });
+        (await call.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.InvalidArgument);
+    }
+
+    [Fact]
+    public async Task GetVerdict_answers_NOT_FOUND_for_an_unknown_lead()
+    {
+        var call = async () => await api.GrpcClient().GetVerdictAsync(new GetVerdictRequest { LeadId = "nobody-" + Guid.NewGuid() });
+        (await call.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.NotFound);
+    }
+
+    [Fact]
+    public async Task REST_mirrors_GetVerdict_with_problem_json_errors()
+    {
+        var lead = await SeedLeadAsync(new ScoringEvent("e1", "webinar_attended", At));
+        using var http = api.CreateClient();
+
+        using var ok = await http.GetAsync($"/v1/leads/{lead}/verdict?asOf={At:O}");
+        ok.StatusCode.Should().Be(HttpStatusCode.OK, await ok.Content.ReadAsStringAsync());
+        using var body = JsonDocument.Parse(await ok.Content.ReadAsStringAsync());
+        body.RootElement.GetProperty("leadId").GetString().Should().Be(lead);
+
+        using var missing = await http.GetAsync("/v1/leads/nobody-x/verdict");
+        missing.StatusCode.Should().Be(HttpStatusCode.NotFound);
+        missing.Content.Headers.ContentType!.MediaType.Should().Be("application/problem+json");
+
+        using var invalid = await http.GetAsync("/v1/leads/%20/verdict");
+        invalid.StatusCode.Should().Be(HttpStatusCode.BadRequest);
+        using var problem = JsonDocument.Parse(await invalid.Content.ReadAsStringAsync());
+        problem.RootElement.GetProperty("status").GetInt32().Should().Be(400);
+        problem.RootElement.GetProperty("grpcStatus").GetString().Should().Be("InvalidArgument");
+    }
+}
