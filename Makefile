@@ -1,5 +1,5 @@
 # ScoringPlatform. The README's two set-up commands: `make run` and `make test`.
-.PHONY: run test bench build infra-up infra-down clean
+.PHONY: run test bench build infra-up infra-down clean produce
 
 CONFIGURATION ?= Release
 export CONFIGURATION
@@ -26,3 +26,6 @@ clean:
 	-bash scripts/infra.sh down
 	rm -rf .run
 	dotnet clean ScoringPlatform.sln -v quiet
+
+produce: ## Produce engagement events (JSON lines on stdin) to the running platform's broker
+	@dotnet build tools/Produce -c $(CONFIGURATION) -v quiet -nologo >/dev/null && dotnet tools/Produce/bin/$(CONFIGURATION)/net10.0/produce.dll
