@@ -1,0 +1,539 @@
+using System.Runtime.InteropServices;
+using System.Text.Json.Serialization;
+
+namespace ScoringPlatform.Scoring;
+
+/// <summary>
+/// One lead's scoring state, folded from its events. Stored as a JSON document (public get/set, parameterless
+/// constructor), so treat the properties as storage and change the state only through
+/// <see cref="Apply"/>, <see cref="ApplyProfile(LeadProfile, ScoringModel)"/> and <see cref="UpdateStage"/>.
+/// <para>
+/// Decay without rescans: every engagement rule keeps <c>Total = Σ p·2^((t−ref)/h)</c> over its counted events,
+/// normalised to <see cref="ReferenceTicks"/>, so applying an event is O(1) whatever its timestamp and the decayed
+/// value at any <c>asOf</c> after the newest event is <c>Total·2^((ref−asOf)/h)</c>. The reference moves forward
+/// (rebase, O(rules)) once an event is more than 64 half-lives past it, so normalised values stay below
+/// p·2^64 and far from overflow. Exact for asOf before some events too: the newest
+/// <see cref="ScoringModel.HistorySize"/> counted events are kept individually (<see cref="History"/>) and older
+/// ones are folded into <see cref="RuleAccumulator.Base"/>; an asOf at or after <see cref="HistoryFloorTicks"/>
+/// is exact (events after it are all in the history and simply left out, never subtracted, so no cancellation).
+/// </para>
+/// <para>
+/// Precision: doubles. For asOf at or after the newest event the absolute error is about n·ε·max|points|
+/// (ε = 2.2e-16, n = counted events), i.e. below 1e-9 points for any realistic lead. A normalised value
+/// underflows to 0 only for events more than ~1000 half-lives older than the reference (decades), whose
+/// contribution is below 1e-300 anyway.
+/// </para>
+/// </summary>
+public sealed class LeadScoreState
+{
+    internal const int LatestPerRule = 3;
+    private const double RebaseAfterHalfLives = 64;
+    private const int PruneEveryBuckets = 256;
+
+    public string ModelId { get; set; } = "";
+    public int ModelVersion { get; set; }
+
+    /// <summary>False until the first counted or capped event; <see cref="ReferenceTicks"/> is meaningless before.</summary>
+    public bool HasEvents { get; set; }
+
+    public long ReferenceTicks { get; set; }
+
+    /// <summary>Newest occurrence (UTC ticks) of any event that matched a rule.</summary>
+    public long LatestEventTicks { get; set; }
+
+    /// <summary>Newest event folded out of <see cref="History"/>; verdicts are exact for asOf at or after it (0: none folded).</summary>
+    public long HistoryFloorTicks { get; set; }
+
+    public List<RuleAccumulator> Rules { get; set; } = [];
+
+    /// <summary>The newest counted events, oldest first (bounded by <see cref="ScoringModel.HistorySize"/>).</summary>
+    public List<CountedEvent> History { get; set; } = [];
+
+    /// <summary>Per (rule, activity, UTC day) the earliest counted occurrences, keyed by a stable 64-bit hash.</summary>
+    public Dictionary<long, FrequencyBucket> FrequencyBuckets { get; set; } = [];
+
+    public LeadProfileState Profile { get; set; } = new();
+
+    /// <summary>Per profile rule (model order): whether it matched the current profile.</summary>
+    public List<bool> ProfileRuleMatched { get; set; } = [];
+
+    public double ProfileScore { get; set; }
+
+    /// <summary>Index of the first hard rule that disqualifies the current profile, or -1.</summary>
+    public int DisqualifyingHardRule { get; set; } = -1;
+
+    /// <summary>The stage after the last <see cref="UpdateStage"/> (hysteresis needs it).</summary>
+    public bool IsMql { get; set; }
+
+    public DateTimeOffset? StageChangedAt { get; set; }
+
+    /// <summary>How many times the lead entered MQL; above one, an entry is a reactivation.</summary>
+    public int MqlEntries { get; set; }
+
+    public long CountedEvents { get; set; }
+    public long FrequencyCappedEvents { get; set; }
+    public long UnscoredEvents { get; set; }
+
+    /// <summary>The earliest asOf a verdict is exact for (null: any asOf).</summary>
+    [JsonIgnore]
+    public DateTimeOffset? EarliestExactAsOf => HistoryFloorTicks > 0 ? new DateTimeOffset(HistoryFloorTicks, TimeSpan.Zero) : null;
+
+    [JsonIgnore]
+    public DateTimeOffset? LatestEventAt => HasEvents ? new DateTimeOffset(LatestEventTicks, TimeSpan.Zero) : null;
+
+    public static LeadScoreState Create(ScoringModel model)
+    {
+        var state = new LeadScoreState();
+        state.Initialise(model);
+        return state;
+    }
+
+    /// <summary>Folds one event in. O(1) in the number of events seen (O(history) worst case for a late event), no allocation once warm.</summary>
+    public ApplyResult Apply(in ScoringEvent e, ScoringModel model)
+    {
+        EnsureModel(model);
+        var r = model.Match(e.Type, e.Category, out var reason);
+        if (r < 0)
+        {
+            UnscoredEvents++;
+            return ApplyResult.Unscored(reason);
+        }
+
+        var t = e.OccurredAt.UtcTicks;
+        MoveReference(t, model);
+        if (t > LatestEventTicks) LatestEventTicks = t;
+
+        var outcome = ApplyOutcome.Counted;
+        var cap = model.RuleFrequencyCap[r];
+        if (cap > 0)
+        {
+            var day = (int)(t / TimeSpan.TicksPerDay);
+            ref var bucket = ref CollectionsMarshal.GetValueRefOrAddDefault(FrequencyBuckets, FrequencyKey(r, e.ActivityKey, day), out var existed);
+            if (!existed) bucket.Day = day;
+            if (bucket.Count < cap)
+            {
+                bucket.Insert(t);
+            }
+            else if (t >= bucket.Last)
+            {
+                FrequencyCappedEvents++;
+                return new ApplyResult(ApplyOutcome.FrequencyCapped, model.EngagementRules[r].Id, 0, UnscoredReason.None);
+            }
+            else
+            {
+                // Earliest-N-per-day: a late event earlier in the day takes the place of the latest counted one,
+                // so the result does not depend on arrival order.
+                var displaced = bucket.ReplaceLast(t);
+                Remove(r, displaced, model);
+                FrequencyCappedEvents++;
+                outcome = ApplyOutcome.CountedReplacingLater;
+            }
+
+            if (!existed && FrequencyBuckets.Count % PruneEveryBuckets == 0) PruneFrequencyBuckets(model);
+        }
+
+        Add(r, t, e.EventId, model);
+        CountedEvents++;
+        return new ApplyResult(outcome, model.EngagementRules[r].Id, model.RulePoints[r], UnscoredReason.None);
+    }
+
+    /// <summary>Merges traits (null = unchanged) and re-evaluates fit, negative and hard rules.</summary>
+    public void ApplyProfile(LeadProfile traits, ScoringModel model) => ApplyProfile(traits, model, null);
+
+    /// <summary>
+    /// Merges traits as of <paramref name="occurredAt"/>: a field is only overwritten by an update at least as new
+    /// as the one that set it, so out-of-order profile updates converge to the newest values.
+    /// </summary>
+    public void ApplyProfile(LeadProfile traits, ScoringModel model, DateTimeOffset? occurredAt)
+    {
+        EnsureModel(model);
+        Profile.Merge(traits, occurredAt?.UtcTicks);
+        EvaluateProfile(model);
+    }
+
+    /// <summary>
+    /// Moves the hysteresis stage to <paramref name="asOf"/>: enters MQL at score &gt;= enter (and no hard rule
+    /// disqualifies), exits below exit or when disqualified. Returns the change, or null.
+    /// </summary>
+    public StageTransition? UpdateStage(DateTimeOffset asOf, ScoringModel model)
+    {
+        EnsureModel(model);
+        var now = Scorer.Measure(this, model, asOf);
+        if (!IsMql)
+        {
+            if (now.Disqualification >= 0 || now.Total < model.EnterThreshold) return null;
+            IsMql = true;
+            MqlEntries++;
+            StageChangedAt = asOf;
+            return new StageTransition(
+                StageDirection.EnteredMql, asOf, now.Total, now.Tier,
+                $"score {now.Total:0.##} reached the enter threshold {model.EnterThreshold}" + (MqlEntries > 1 ? " (reactivated)" : ""),
+                MqlEntries > 1, model.Id, model.Version);
+        }
+
+        string reason;
+        var at = asOf;
+        if (now.Disqualification >= 0)
+        {
+            var rule = model.HardRules[now.Disqualification];
+            reason = $"disqualified by hard rule '{rule.Id}': {rule.Reason}";
+        }
+        else if (now.Total < model.ExitThreshold)
+        {
+            at = ExitInstant(asOf, model);
+            reason = $"score {now.Total:0.##} fell below the exit threshold {model.ExitThreshold}";
+        }
+        else
+        {
+            return null;
+        }
+
+        IsMql = false;
+        StageChangedAt = at;
+        return new StageTransition(StageDirection.ExitedMql, at, now.Total, MqlTier.None, reason, false, model.Id, model.Version);
+    }
+
+    /// <summary>
+    /// When a decaying score crossed the exit threshold: from the later of the stage change and the newest event
+    /// (nothing happened since), the instant the decay formula reaches the threshold, if that is not after asOf.
+    /// </summary>
+    private DateTimeOffset ExitInstant(DateTimeOffset asOf, ScoringModel model)
+    {
+        var fromTicks = Math.Min(asOf.UtcTicks, Math.Max(LatestEventTicks, StageChangedAt?.UtcTicks ?? 0));
+        if (fromTicks < HistoryFloorTicks) return asOf;
+        var from = new DateTimeOffset(fromTicks, TimeSpan.Zero);
+        if (Scorer.Measure(this, model, from).Total < model.ExitThreshold) return from;
+        return Scorer.DropsBelowExitAt(this, model, from) is { } crossing && crossing <= asOf ? crossing : asOf;
+    }
+
+    internal void EnsureModel(ScoringModel model)
+    {
+        if (Rules.Count == 0 && ModelId.Length == 0)
+        {
+            Initialise(model);
+            return;
+        }
+
+        if (!string.Equals(ModelId, model.Id, StringComparison.Ordinal) || ModelVersion != model.Version)
+            throw new ModelMismatchException(ModelId, ModelVersion, model.Id, model.Version);
+    }
+
+    private void Initialise(ScoringModel model)
+    {
+        ModelId = model.Id;
+        ModelVersion = model.Version;
+        Rules = model.EngagementRules.Select(r => new RuleAccumulator { RuleId = r.Id }).ToList();
+        History = new List<CountedEvent>(model.HistorySize + 1);
+        EvaluateProfile(model);
+    }
+
+    private void EvaluateProfile(ScoringModel model)
+    {
+        ProfileRuleMatched.Clear();
+        ProfileScore = 0;
+        foreach (var rule in model.ProfileRules)
+        {
+            var matched = ProfileConditions.Evaluate(rule.Condition, Profile, model.Lists) == true;
+            ProfileRuleMatched.Add(matched);
+            if (matched) ProfileScore += rule.Points;
+        }
+
+        DisqualifyingHardRule = -1;
+        for (var i = 0; i < model.HardRules.Count; i++)
+        {
+            var rule = model.HardRules[i];
+            var holds = ProfileConditions.Evaluate(rule.Condition, Profile, model.Lists);
+            var disqualifies = rule.Kind == HardRuleKind.Exclude
+                ? holds == true
+                : holds == false || (holds is null && rule.DisqualifyWhenUnknown);
+            if (disqualifies)
+            {
+                DisqualifyingHardRule = i;
+                break;
+            }
+        }
+    }
+
+    private void MoveReference(long t, ScoringModel model)
+    {
+        if (!HasEvents)
+        {
+            HasEvents = true;
+            ReferenceTicks = t;
+            LatestEventTicks = t;
+            return;
+        }
+
+        if ((t - ReferenceTicks) * model.MaxInvHalfLifeTicks <= RebaseAfterHalfLives) return;
+
+        for (var i = 0; i < Rules.Count; i++)
+        {
+            var inv = model.RuleInvHalfLifeTicks[i];
+            if (inv == 0) continue;
+            var factor = double.Exp2((ReferenceTicks - t) * inv);
+            Rules[i].Total *= factor;
+            Rules[i].Base *= factor;
+        }
+
+        ReferenceTicks = t;
+    }
+
+    internal double Normalised(int rule, long ticks, ScoringModel model)
+    {
+        var inv = model.RuleInvHalfLifeTicks[rule];
+        return inv == 0 ? model.RulePoints[rule] : model.RulePoints[rule] * double.Exp2((ticks - ReferenceTicks) * inv);
+    }
+
+    private void Add(int r, long t, string eventId, ScoringModel model)
+    {
+        var acc = Rules[r];
+        acc.Total += Normalised(r, t, model);
+        acc.Count++;
+        acc.InsertLatest(t, eventId);
+
+        var entry = new CountedEvent { Rule = r, Ticks = t, EventId = eventId };
+        if (History.Count < model.HistorySize)
+        {
+            InsertHistory(entry);
+        }
+        else if (t <= History[0].Ticks)
+        {
+            FoldIntoBase(entry, model);
+        }
+        else
+        {
+            FoldIntoBase(History[0], model);
+            History.RemoveAt(0);
+            InsertHistory(entry);
+        }
+    }
+
+    private void Remove(int r, long t, ScoringModel model)
+    {
+        var acc = Rules[r];
+        var v = Normalised(r, t, model);
+        acc.Total = --acc.Count == 0 ? 0 : acc.Total - v;
+        acc.RemoveLatest(t);
+
+        for (var i = History.Count - 1; i >= 0; i--)
+        {
+            if (History[i].Rule == r && History[i].Ticks == t)
+            {
+                History.RemoveAt(i);
+                return;
+            }
+        }
+
+        acc.Base = --acc.BaseCount == 0 ? 0 : acc.Base - v;
+    }
+
+    private void FoldIntoBase(CountedEvent e, ScoringModel model)
+    {
+        var acc = Rules[e.Rule];
+        acc.Base += Normalised(e.Rule, e.Ticks, model);
+        acc.BaseCount++;
+        if (e.Ticks > acc.BaseLastTicks) acc.BaseLastTicks = e.Ticks;
+        if (e.Ticks > HistoryFloorTicks) HistoryFloorTicks = e.Ticks;
+    }
+
+    private void InsertHistory(CountedEvent entry)
+    {
+        int lo = 0, hi = History.Count;
+        while (lo < hi)
+        {
+            var mid = (lo + hi) >>> 1;
+            if (History[mid].Ticks <= entry.Ticks) lo = mid + 1;
+            else hi = mid;
+        }
+
+        History.Insert(lo, entry);
+    }
+
+    /// <summary>
+    /// Drops counters for days older than the horizon before the newest event. A late event for such a day starts
+    /// a fresh counter: the cap then applies among late arrivals only (documented trade-off for bounded state).
+    /// </summary>
+    private void PruneFrequencyBuckets(ScoringModel model)
+    {
+        var oldestKept = (int)(LatestEventTicks / TimeSpan.TicksPerDay) - model.FrequencyHorizonDays;
+        foreach (var (key, bucket) in FrequencyBuckets)
+        {
+            if (bucket.Day < oldestKept) FrequencyBuckets.Remove(key);
+        }
+    }
+
+    /// <summary>FNV-1a over (rule, day, activity): stable across processes (string.GetHashCode is not).</summary>
+    internal static long FrequencyKey(int rule, string? activity, int day)
+    {
+        const ulong prime = 1099511628211;
+        var h = 14695981039346656037UL;
+        h = (h ^ (uint)rule) * prime;
+        h = (h ^ (uint)day) * prime;
+        if (activity is null)
+        {
+            h = (h ^ 0x1_0000) * prime;
+        }
+        else
+        {
+            foreach (var c in activity) h = (h ^ c) * prime;
+        }
+
+        return (long)h;
+    }
+}
+
+/// <summary>Per engagement rule: decayed sums normalised to the state's reference instant, and explanation data.</summary>
+public sealed class RuleAccumulator
+{
+    public string RuleId { get; set; } = "";
+
+    /// <summary>Σ p·2^((t−ref)/h) over all counted events.</summary>
+    public double Total { get; set; }
+
+    public int Count { get; set; }
+
+    /// <summary>The part of <see cref="Total"/> from events folded out of the history.</summary>
+    public double Base { get; set; }
+
+    public int BaseCount { get; set; }
+    public long BaseLastTicks { get; set; }
+
+    /// <summary>The newest counted events (newest first, at most three): the top contributors of a rule are its newest.</summary>
+    public List<EventRef> Latest { get; set; } = new(LeadScoreState.LatestPerRule + 1);
+
+    internal void InsertLatest(long ticks, string eventId)
+    {
+        var i = 0;
+        while (i < Latest.Count && Latest[i].Ticks >= ticks) i++;
+        if (i >= LeadScoreState.LatestPerRule) return;
+        Latest.Insert(i, new EventRef { Ticks = ticks, EventId = eventId });
+        if (Latest.Count > LeadScoreState.LatestPerRule) Latest.RemoveAt(Latest.Count - 1);
+    }
+
+    internal void RemoveLatest(long ticks)
+    {
+        for (var i = 0; i < Latest.Count; i++)
+        {
+            if (Latest[i].Ticks == ticks)
+            {
+                Latest.RemoveAt(i);
+                return;
+            }
+        }
+    }
+}
+
+public struct EventRef
+{
+    public long Ticks { get; set; }
+    public string EventId { get; set; }
+}
+
+public struct CountedEvent
+{
+    public int Rule { get; set; }
+    public long Ticks { get; set; }
+    public string EventId { get; set; }
+}
+
+/// <summary>The earliest counted occurrences (ticks, ascending) of one rule/activity/day, inline so updates do not allocate.</summary>
+public struct FrequencyBucket
+{
+    public const int Capacity = 4;
+
+    public int Day { get; set; }
+    public int Count { get; set; }
+    public long T0 { get; set; }
+    public long T1 { get; set; }
+    public long T2 { get; set; }
+    public long T3 { get; set; }
+
+    [JsonIgnore]
+    internal readonly long Last => Get(Count - 1);
+
+    internal void Insert(long t)
+    {
+        var i = Count++;
+        while (i > 0 && Get(i - 1) > t)
+        {
+            Set(i, Get(i - 1));
+            i--;
+        }
+
+        Set(i, t);
+    }
+
+    /// <summary>Replaces the latest counted occurrence with an earlier one and returns the replaced one.</summary>
+    internal long ReplaceLast(long t)
+    {
+        var last = Last;
+        Count--;
+        Insert(t);
+        return last;
+    }
+
+    private readonly long Get(int i) => i switch { 0 => T0, 1 => T1, 2 => T2, _ => T3 };
+
+    private void Set(int i, long v)
+    {
+        switch (i)
+        {
+            case 0: T0 = v; break;
+            case 1: T1 = v; break;
+            case 2: T2 = v; break;
+            default: T3 = v; break;
+        }
+    }
+}
+
+/// <summary>The lead's profile, with per-field update instants so late profile updates do not overwrite newer values.</summary>
+public sealed class LeadProfileState
+{
+    public string? Email { get; set; }
+    public string? JobTitle { get; set; }
+    public int? CompanySize { get; set; }
+    public string? Industry { get; set; }
+    public string? Country { get; set; }
+    public bool? BudgetAuthority { get; set; }
+    public long EmailTicks { get; set; }
+    public long JobTitleTicks { get; set; }
+    public long CompanySizeTicks { get; set; }
+    public long IndustryTicks { get; set; }
+    public long CountryTicks { get; set; }
+    public long BudgetAuthorityTicks { get; set; }
+    public DateTimeOffset? UpdatedAt { get; set; }
+
+    internal void Merge(LeadProfile p, long? ticks)
+    {
+        var t = ticks ?? long.MaxValue;
+        if (p.Email is not null && Newer(t, EmailTicks)) (Email, EmailTicks) = (p.Email, Stamp(ticks, EmailTicks));
+        if (p.JobTitle is not null && Newer(t, JobTitleTicks)) (JobTitle, JobTitleTicks) = (p.JobTitle, Stamp(ticks, JobTitleTicks));
+        if (p.CompanySize is not null && Newer(t, CompanySizeTicks)) (CompanySize, CompanySizeTicks) = (p.CompanySize, Stamp(ticks, CompanySizeTicks));
+        if (p.Industry is not null && Newer(t, IndustryTicks)) (Industry, IndustryTicks) = (p.Industry, Stamp(ticks, IndustryTicks));
+        if (p.Country is not null && Newer(t, CountryTicks)) (Country, CountryTicks) = (p.Country, Stamp(ticks, CountryTicks));
+        if (p.BudgetAuthority is not null && Newer(t, BudgetAuthorityTicks)) (BudgetAuthority, BudgetAuthorityTicks) = (p.BudgetAuthority, Stamp(ticks, BudgetAuthorityTicks));
+        if (ticks is { } at && (UpdatedAt is null || at > UpdatedAt.Value.UtcTicks)) UpdatedAt = new DateTimeOffset(at, TimeSpan.Zero);
+    }
+
+    private static bool Newer(long t, long existing) => t >= existing;
+
+    // An update without a timestamp wins now but does not claim a time, so a later timestamped update still applies.
+    private static long Stamp(long? ticks, long existing) => ticks ?? existing;
+}
+
+/// <summary>The state was built with another model; rebuild it (replay the lead's events) under the new one.</summary>
+public sealed class ModelMismatchException(string stateModelId, int stateModelVersion, string modelId, int modelVersion)
+    : InvalidOperationException(
+        $"Lead score state was built with model '{stateModelId}' v{stateModelVersion} but model '{modelId}' v{modelVersion} was passed; " +
+        "replay the lead's events into a new state (rebuild the projection) to score with another model.");
+
+/// <summary>asOf is before the earliest instant this lead's bounded history can score exactly.</summary>
+public sealed class AsOfOutOfRangeException(DateTimeOffset asOf, DateTimeOffset earliestExactAsOf, int historySize)
+    : ArgumentOutOfRangeException(
+        "asOf",
+        $"as_of {asOf:O} is before {earliestExactAsOf:O}, the earliest instant this lead can be scored exactly " +
+        $"(the state keeps its newest {historySize} events individually); replay the lead's events to score further back.")
+{
+    public DateTimeOffset AsOf { get; } = asOf;
+    public DateTimeOffset EarliestExactAsOf { get; } = earliestExactAsOf;
+}

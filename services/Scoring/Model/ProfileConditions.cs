@@ -1,0 +1,140 @@
+namespace ScoringPlatform.Scoring;
+
+/// <summary>What a profile rule or hard rule tests. JSON names are snake_case (e.g. <c>target_title</c>).</summary>
+public enum ProfileCondition
+{
+    TargetTitle,
+    TargetCompanySize,
+    TargetIndustry,
+    TargetCountry,
+    BudgetAuthority,
+    CompetitorDomain,
+    PersonalEmailDomain,
+    StudentDomain,
+    JobSeekerTitle,
+}
+
+/// <summary>Event type names (mirrors the contracts; the library takes plain strings).</summary>
+public static class EventTypes
+{
+    public const string PageViewed = "page_viewed";
+    public const string ContentDownloaded = "content_downloaded";
+    public const string WebinarRegistered = "webinar_registered";
+    public const string WebinarAttended = "webinar_attended";
+    public const string EmailOpened = "email_opened";
+    public const string EmailClicked = "email_clicked";
+    public const string FormSubmitted = "form_submitted";
+    public const string TrialStarted = "trial_started";
+    public const string Unsubscribed = "unsubscribed";
+    public const string ProfileUpdated = "profile_updated";
+    public const string SalesContacted = "sales_contacted";
+
+    public static readonly IReadOnlyList<string> All =
+    [
+        PageViewed, ContentDownloaded, WebinarRegistered, WebinarAttended, EmailOpened, EmailClicked,
+        FormSubmitted, TrialStarted, Unsubscribed, ProfileUpdated, SalesContacted,
+    ];
+
+    /// <summary>Categories an event type can carry; types not listed here carry none a rule can select on.</summary>
+    public static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> Categories = new Dictionary<string, IReadOnlyList<string>>
+    {
+        [PageViewed] = ["pricing", "product", "blog", "case_study", "docs", "careers", "other"],
+        [FormSubmitted] = ["demo_request", "contact_sales", "newsletter", "other"],
+    };
+
+    public static bool IsKnown(string type) => All.Contains(type);
+}
+
+internal static class ProfileConditions
+{
+    public static readonly IReadOnlyDictionary<string, ProfileCondition> ByName = new Dictionary<string, ProfileCondition>(StringComparer.Ordinal)
+    {
+        ["target_title"] = ProfileCondition.TargetTitle,
+        ["target_company_size"] = ProfileCondition.TargetCompanySize,
+        ["target_industry"] = ProfileCondition.TargetIndustry,
+        ["target_country"] = ProfileCondition.TargetCountry,
+        ["budget_authority"] = ProfileCondition.BudgetAuthority,
+        ["competitor_domain"] = ProfileCondition.CompetitorDomain,
+        ["personal_email_domain"] = ProfileCondition.PersonalEmailDomain,
+        ["student_domain"] = ProfileCondition.StudentDomain,
+        ["job_seeker_title"] = ProfileCondition.JobSeekerTitle,
+    };
+
+    /// <summary>True/false when the profile field is known, null when it is not (no points, no disqualification).</summary>
+    public static bool? Evaluate(ProfileCondition condition, LeadProfileState p, ModelLists lists) => condition switch
+    {
+        ProfileCondition.TargetTitle => p.JobTitle is { } t ? TextMatch.ContainsAnyPhrase(t, lists.TargetTitlePhrases) : null,
+        ProfileCondition.JobSeekerTitle => p.JobTitle is { } t ? TextMatch.ContainsAnyPhrase(t, lists.JobSeekerPhrases) : null,
+        ProfileCondition.TargetCompanySize => p.CompanySize is { } s
+            ? s >= (lists.TargetCompanySizeMin ?? int.MinValue) && s <= (lists.TargetCompanySizeMax ?? int.MaxValue)
+            : null,
+        ProfileCondition.TargetIndustry => p.Industry is { } i ? lists.TargetIndustrySet.Contains(TextMatch.Normalize(i)) : null,
+        ProfileCondition.TargetCountry => p.Country is { } c ? lists.TargetCountrySet.Contains(TextMatch.Normalize(c)) : null,
+        ProfileCondition.BudgetAuthority => p.BudgetAuthority,
+        ProfileCondition.CompetitorDomain => Domain(p.Email) is { } d ? TextMatch.DomainMatchesAny(d, lists.CompetitorDomains) : null,
+        ProfileCondition.StudentDomain => Domain(p.Email) is { } d ? TextMatch.DomainMatchesAny(d, lists.StudentDomains) : null,
+        ProfileCondition.PersonalEmailDomain => Domain(p.Email) is { } d ? lists.PersonalDomainSet.Contains(d) : null,
+        _ => null,
+    };
+
+    private static string? Domain(string? email)
+    {
+        if (email is null) return null;
+        var at = email.LastIndexOf('@');
+        return at < 0 || at == email.Length - 1 ? null : TextMatch.Normalize(email[(at + 1)..]);
+    }
+}
+
+internal static class TextMatch
+{
+    public static string Normalize(string s) => s.Trim().ToLowerInvariant();
+
+    /// <summary>Lower-case words (letters and digits), so "Co-Founder & CTO" is [co, founder, cto].</summary>
+    public static string[] Words(string s)
+    {
+        var words = new List<string>();
+        var start = -1;
+        for (var i = 0; i <= s.Length; i++)
+        {
+            var isWordChar = i < s.Length && char.IsLetterOrDigit(s[i]);
+            if (isWordChar && start < 0) start = i;
+            else if (!isWordChar && start >= 0)
+            {
+                words.Add(s[start..i].ToLowerInvariant());
+                start = -1;
+            }
+        }
+
+        return [.. words];
+    }
+
+    /// <summary>Whole-word phrase match: "director" does not match "cto", "head of sales" matches "head".</summary>
+    public static bool ContainsAnyPhrase(string text, string[][] phrases)
+    {
+        var words = Words(text);
+        foreach (var phrase in phrases)
+        {
+            if (phrase.Length == 0) continue;
+            for (var i = 0; i + phrase.Length <= words.Length; i++)
+            {
+                if (words.AsSpan(i, phrase.Length).SequenceEqual(phrase)) return true;
+            }
+        }
+
+        return false;
+    }
+
+    /// <summary>The domain equals an entry or is a subdomain of it ("mit.edu" matches "edu").</summary>
+    public static bool DomainMatchesAny(string domain, IReadOnlyList<string> entries)
+    {
+        foreach (var raw in entries)
+        {
+            var entry = Normalize(raw);
+            if (domain == entry) return true;
+            if (domain.Length > entry.Length && domain.EndsWith(entry, StringComparison.Ordinal) && domain[^(entry.Length + 1)] == '.')
+                return true;
+        }
+
+        return false;
+    }
+}

@@ -1,0 +1,386 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+
+namespace ScoringPlatform.Scoring;
+
+/// <summary>
+/// Parses and validates a model document. Either every check passes and a model is returned, or a
+/// <see cref="ModelValidationException"/> lists every problem (rule id, field, why): a bad model never
+/// replaces a good one because nothing is built from it.
+/// </summary>
+public static class ScoringModelLoader
+{
+    private const int MaxFrequencyCap = FrequencyBucket.Capacity;
+
+    private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
+    {
+        ReadCommentHandling = JsonCommentHandling.Skip,
+        AllowTrailingCommas = true,
+        UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
+    };
+
+    public static ScoringModel Parse(string json)
+    {
+        ModelDocument? doc;
+        try
+        {
+            doc = JsonSerializer.Deserialize<ModelDocument>(json, Options);
+        }
+        catch (JsonException ex)
+        {
+            throw new ModelValidationException([new ModelValidationError(null, ex.Path ?? "$", $"not a valid model document: {ex.Message}")]);
+        }
+
+        if (doc is null) throw new ModelValidationException([new ModelValidationError(null, "$", "document is empty (null)")]);
+        return Build(doc, json);
+    }
+
+    public static ScoringModel Parse(Stream utf8Json)
+    {
+        using var reader = new StreamReader(utf8Json);
+        return Parse(reader.ReadToEnd());
+    }
+
+    /// <summary>Like <see cref="Parse(string)"/> but returns the errors instead of throwing.</summary>
+    public static bool TryParse(string json, out ScoringModel? model, out IReadOnlyList<ModelValidationError> errors)
+    {
+        try
+        {
+            model = Parse(json);
+            errors = [];
+            return true;
+        }
+        catch (ModelValidationException ex)
+        {
+            model = null;
+            errors = ex.Errors;
+            return false;
+        }
+    }
+
+    private static ScoringModel Build(ModelDocument doc, string json)
+    {
+        var errors = new List<ModelValidationError>();
+        void Error(string? rule, string field, string why) => errors.Add(new ModelValidationError(rule, field, why));
+
+        if (string.IsNullOrWhiteSpace(doc.Id)) Error(null, "id", "is required");
+        if (doc.Version is not >= 1) Error(null, "version", "must be an integer >= 1");
+
+        var enter = doc.Thresholds?.Enter;
+        var exit = doc.Thresholds?.Exit;
+        if (enter is not { } e || !double.IsFinite(e)) Error(null, "thresholds.enter", "is required and must be a finite number");
+        if (exit is not { } x || !double.IsFinite(x)) Error(null, "thresholds.exit", "is required and must be a finite number");
+        if (enter is { } en && exit is { } ex && ex > en)
+            Error(null, "thresholds.exit", $"exit threshold {ex} is above enter threshold {en}; it must be lower or equal (hysteresis)");
+
+        var historySize = doc.History?.MaxEventsPerLead ?? 64;
+        if (historySize is < 1 or > 4096) Error(null, "history.maxEventsPerLead", $"must be between 1 and 4096, was {historySize}");
+        var horizon = doc.History?.FrequencyHorizonDays ?? 400;
+        if (horizon < 1) Error(null, "history.frequencyHorizonDays", $"must be >= 1, was {horizon}");
+
+        var l = doc.Lists ?? new ListsDocument();
+        if (l.TargetCompanySize is { Min: { } min, Max: { } max } && min > max)
+            Error(null, "lists.targetCompanySize", $"min {min} is above max {max}");
+        var lists = new ModelLists(
+            l.TargetTitles ?? [], l.TargetCompanySize?.Min, l.TargetCompanySize?.Max, l.TargetIndustries ?? [],
+            l.TargetCountries ?? [], l.CompetitorDomains ?? [], l.PersonalEmailDomains ?? [], l.StudentDomains ?? [],
+            l.JobSeekerKeywords ?? []);
+
+        var ruleIds = new HashSet<string>(StringComparer.Ordinal);
+        void CheckId(string? id, string field)
+        {
+            if (string.IsNullOrWhiteSpace(id)) Error(null, field + ".id", "is required");
+            else if (!ruleIds.Add(id)) Error(id, field + ".id", $"duplicate rule id '{id}' (ids must be unique across profile, engagement and hard rules)");
+        }
+
+        // Groups
+        var groups = new List<EngagementGroup>();
+        var groupIds = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var (g, i) in (doc.Groups ?? []).Select((g, i) => (g, i)))
+        {
+            var field = $"groups[{i}]";
+            if (string.IsNullOrWhiteSpace(g.Id)) { Error(null, field + ".id", "is required"); continue; }
+            if (!groupIds.Add(g.Id)) Error(g.Id, field + ".id", $"duplicate group id '{g.Id}'");
+            if (g.HalfLifeDays is { } h && !(h > 0 && double.IsFinite(h)))
+                Error(g.Id, field + ".halfLifeDays", $"half-life must be positive, was {h} (omit it for a group that does not decay)");
+            if (g.Cap is { } c && !(c >= 0 && double.IsFinite(c)))
+                Error(g.Id, field + ".cap", $"cap must be zero or positive, was {c}");
+            groups.Add(new EngagementGroup(g.Id, g.HalfLifeDays is { } hd and > 0 ? TimeSpan.FromDays(hd) : null, g.Cap));
+        }
+
+        // Engagement rules
+        var rules = new List<EngagementRule>();
+        var selectors = new Dictionary<(string Type, string? Category), string>();
+        foreach (var (r, i) in (doc.EngagementRules ?? []).Select((r, i) => (r, i)))
+        {
+            var field = $"engagementRules[{i}]";
+            CheckId(r.Id, field);
+            var id = r.Id ?? $"#{i}";
+            if (string.IsNullOrWhiteSpace(r.EventType)) Error(id, field + ".eventType", "is required");
+            else if (!EventTypes.IsKnown(r.EventType))
+                Error(id, field + ".eventType", $"unknown event type '{r.EventType}' (known: {string.Join(", ", EventTypes.All)})");
+            else if (r.EventType == EventTypes.ProfileUpdated)
+                Error(id, field + ".eventType", "profile_updated carries traits; score them with profileRules");
+
+            if (r.Categories is { } cats && r.EventType is { } type && EventTypes.IsKnown(type))
+            {
+                if (cats.Count == 0) Error(id, field + ".categories", "is empty; omit it to match any category");
+                var allowed = EventTypes.Categories.GetValueOrDefault(type) ?? [];
+                foreach (var c in cats.Where(c => !allowed.Contains(c)))
+                {
+                    Error(id, field + ".categories", allowed.Count == 0
+                        ? $"event type '{type}' has no categories, but '{c}' was given"
+                        : $"unknown category '{c}' for '{type}' (known: {string.Join(", ", allowed)})");
+                }
+            }
+
+            if (r.EventType is { } t2)
+            {
+                foreach (var c in (IEnumerable<string?>?)r.Categories ?? [null])
+                {
+                    if (!selectors.TryAdd((t2, c), id))
+                        Error(id, field + ".categories", $"rule '{selectors[(t2, c)]}' already matches {t2}/{c ?? "*"}; an event must match one rule");
+                }
+            }
+
+            var group = groups.FirstOrDefault(g => g.Id == r.Group);
+            if (string.IsNullOrWhiteSpace(r.Group)) Error(id, field + ".group", "is required");
+            else if (group is null) Error(id, field + ".group", $"unknown group '{r.Group}' (declared: {string.Join(", ", groupIds)})");
+
+            if (r.Points is not { } p || !double.IsFinite(p)) Error(id, field + ".points", "is required and must be a finite number");
+            else if (p < 0 && group?.HalfLife is not null)
+                Error(id, field + ".points", $"negative points ({p}) must be in a group without half-life; a decaying penalty would make the score rise with time");
+
+            if (r.FrequencyCap is { } fc && fc.PerActivityPerDay is not (>= 1 and <= MaxFrequencyCap))
+                Error(id, field + ".frequencyCap.perActivityPerDay", $"must be between 1 and {MaxFrequencyCap}, was {fc.PerActivityPerDay?.ToString() ?? "missing"}");
+
+            rules.Add(new EngagementRule(id, r.Group ?? "", r.EventType ?? "", r.Categories, r.Points ?? 0, r.FrequencyCap?.PerActivityPerDay));
+        }
+
+        if (rules.Count == 0) Error(null, "engagementRules", "at least one engagement rule is required");
+
+        // Profile rules
+        var profileRules = new List<ProfileRule>();
+        foreach (var (r, i) in (doc.ProfileRules ?? []).Select((r, i) => (r, i)))
+        {
+            var field = $"profileRules[{i}]";
+            CheckId(r.Id, field);
+            var id = r.Id ?? $"#{i}";
+            var condition = ParseCondition(r.Condition, id, field + ".condition", lists, Error);
+            if (r.Points is not { } p || !double.IsFinite(p) || p == 0) Error(id, field + ".points", "is required and must be a finite, non-zero number");
+            if (condition is { } cnd) profileRules.Add(new ProfileRule(id, cnd, r.Points ?? 0));
+        }
+
+        // Hard rules
+        var hardRules = new List<HardRule>();
+        foreach (var (r, i) in (doc.HardRules ?? []).Select((r, i) => (r, i)))
+        {
+            var field = $"hardRules[{i}]";
+            CheckId(r.Id, field);
+            var id = r.Id ?? $"#{i}";
+            HardRuleKind? kind = r.Kind switch
+            {
+                "exclude" => HardRuleKind.Exclude,
+                "require" => HardRuleKind.Require,
+                _ => null,
+            };
+            if (kind is null) Error(id, field + ".kind", $"must be 'exclude' or 'require', was '{r.Kind}'");
+            var condition = ParseCondition(r.Condition, id, field + ".condition", lists, Error);
+            if (string.IsNullOrWhiteSpace(r.Reason)) Error(id, field + ".reason", "is required: a disqualification always says why");
+            if (kind is { } k && condition is { } c)
+                hardRules.Add(new HardRule(id, k, c, r.Reason ?? "", r.DisqualifyWhenUnknown ?? false));
+        }
+
+        // Tiers
+        var minGrade = doc.Tiers?.MinFitGradeForMql ?? "B";
+        if (minGrade is not ("A" or "B" or "C" or "D")) Error(null, "tiers.minFitGradeForMql", $"must be one of A, B, C, D, was '{minGrade}'");
+        var hotDays = doc.Tiers?.Hot?.WithinDays ?? 14;
+        if (!(hotDays > 0 && double.IsFinite(hotDays))) Error(null, "tiers.hot.withinDays", $"must be positive, was {hotDays}");
+        var hotAnyOf = doc.Tiers?.Hot?.AnyOf ?? [];
+        foreach (var (set, i) in hotAnyOf.Select((s, i) => (s, i)))
+        {
+            if (set.Count == 0) Error(null, $"tiers.hot.anyOf[{i}]", "is empty");
+            foreach (var id in set.Where(id => rules.All(r => r.Id != id)))
+                Error(id, $"tiers.hot.anyOf[{i}]", $"unknown engagement rule '{id}'");
+        }
+
+        // Grades
+        var fit = doc.Grades?.Fit;
+        var (fa, fb, fcc) = (fit?.A ?? 35, fit?.B ?? 20, fit?.C ?? 5);
+        if (!(fa >= fb && fb >= fcc)) Error(null, "grades.fit", $"thresholds must satisfy a >= b >= c, were a={fa}, b={fb}, c={fcc}");
+        var eng = doc.Grades?.Engagement;
+        var (b1, b2, b3) = (eng?.Band1 ?? 40, eng?.Band2 ?? 25, eng?.Band3 ?? 10);
+        if (!(b1 >= b2 && b2 >= b3)) Error(null, "grades.engagement", $"thresholds must satisfy band1 >= band2 >= band3, were {b1}, {b2}, {b3}");
+
+        if (errors.Count > 0) throw new ModelValidationException(errors);
+
+        return new ScoringModel(
+            doc.Id!, doc.Version!.Value, doc.Description, enter!.Value, exit!.Value, historySize, horizon, lists,
+            groups, rules, profileRules, hardRules,
+            new TierSettings(minGrade[0], TimeSpan.FromDays(hotDays), hotAnyOf.Select(s => (IReadOnlyList<string>)s).ToArray()),
+            new GradeSettings(fa, fb, fcc, b1, b2, b3),
+            json);
+    }
+
+    private static ProfileCondition? ParseCondition(string? name, string id, string field, ModelLists lists, Action<string?, string, string> error)
+    {
+        if (string.IsNullOrWhiteSpace(name))
+        {
+            error(id, field, "is required");
+            return null;
+        }
+
+        if (!ProfileConditions.ByName.TryGetValue(name, out var condition))
+        {
+            error(id, field, $"unknown condition '{name}' (known: {string.Join(", ", ProfileConditions.ByName.Keys)})");
+            return null;
+        }
+
+        var missingList = condition switch
+        {
+            ProfileCondition.TargetTitle when lists.TargetTitles.Count == 0 => "lists.targetTitles",
+            ProfileCondition.JobSeekerTitle when lists.JobSeekerKeywords.Count == 0 => "lists.jobSeekerKeywords",
+            ProfileCondition.TargetCompanySize when lists.TargetCompanySizeMin is null && lists.TargetCompanySizeMax is null => "lists.targetCompanySize",
+            ProfileCondition.TargetIndustry when lists.TargetIndustries.Count == 0 => "lists.targetIndustries",
+            ProfileCondition.TargetCountry when lists.TargetCountries.Count == 0 => "lists.targetCountries",
+            ProfileCondition.CompetitorDomain when lists.CompetitorDomains.Count == 0 => "lists.competitorDomains",
+            ProfileCondition.PersonalEmailDomain when lists.PersonalEmailDomains.Count == 0 => "lists.personalEmailDomains",
+            ProfileCondition.StudentDomain when lists.StudentDomains.Count == 0 => "lists.studentDomains",
+            _ => null,
+        };
+        if (missingList is not null) error(id, field, $"condition '{name}' needs a non-empty {missingList}");
+        return condition;
+    }
+
+    // The document as written (all optional so validation can report every missing field at once).
+    private sealed class ModelDocument
+    {
+        [JsonPropertyName("$schema")] public string? Schema { get; set; }
+        public string? Id { get; set; }
+        public int? Version { get; set; }
+        public string? Description { get; set; }
+        public ThresholdsDocument? Thresholds { get; set; }
+        public HistoryDocument? History { get; set; }
+        public ListsDocument? Lists { get; set; }
+        public List<ProfileRuleDocument>? ProfileRules { get; set; }
+        public List<GroupDocument>? Groups { get; set; }
+        public List<EngagementRuleDocument>? EngagementRules { get; set; }
+        public List<HardRuleDocument>? HardRules { get; set; }
+        public TiersDocument? Tiers { get; set; }
+        public GradesDocument? Grades { get; set; }
+    }
+
+    private sealed class ThresholdsDocument
+    {
+        public double? Enter { get; set; }
+        public double? Exit { get; set; }
+    }
+
+    private sealed class HistoryDocument
+    {
+        public int? MaxEventsPerLead { get; set; }
+        public int? FrequencyHorizonDays { get; set; }
+    }
+
+    private sealed class ListsDocument
+    {
+        public List<string>? TargetTitles { get; set; }
+        public RangeDocument? TargetCompanySize { get; set; }
+        public List<string>? TargetIndustries { get; set; }
+        public List<string>? TargetCountries { get; set; }
+        public List<string>? CompetitorDomains { get; set; }
+        public List<string>? PersonalEmailDomains { get; set; }
+        public List<string>? StudentDomains { get; set; }
+        public List<string>? JobSeekerKeywords { get; set; }
+    }
+
+    private sealed class RangeDocument
+    {
+        public int? Min { get; set; }
+        public int? Max { get; set; }
+    }
+
+    private sealed class ProfileRuleDocument
+    {
+        public string? Id { get; set; }
+        public string? Condition { get; set; }
+        public double? Points { get; set; }
+    }
+
+    private sealed class GroupDocument
+    {
+        public string? Id { get; set; }
+        public double? HalfLifeDays { get; set; }
+        public double? Cap { get; set; }
+    }
+
+    private sealed class EngagementRuleDocument
+    {
+        public string? Id { get; set; }
+        public string? Group { get; set; }
+        public string? EventType { get; set; }
+        public List<string>? Categories { get; set; }
+        public double? Points { get; set; }
+        public FrequencyCapDocument? FrequencyCap { get; set; }
+    }
+
+    private sealed class FrequencyCapDocument
+    {
+        public int? PerActivityPerDay { get; set; }
+    }
+
+    private sealed class HardRuleDocument
+    {
+        public string? Id { get; set; }
+        public string? Kind { get; set; }
+        public string? Condition { get; set; }
+        public string? Reason { get; set; }
+        public bool? DisqualifyWhenUnknown { get; set; }
+    }
+
+    private sealed class TiersDocument
+    {
+        public string? MinFitGradeForMql { get; set; }
+        public HotDocument? Hot { get; set; }
+    }
+
+    private sealed class HotDocument
+    {
+        public double? WithinDays { get; set; }
+        public List<List<string>>? AnyOf { get; set; }
+    }
+
+    private sealed class GradesDocument
+    {
+        public FitGradesDocument? Fit { get; set; }
+        public BandsDocument? Engagement { get; set; }
+    }
+
+    private sealed class FitGradesDocument
+    {
+        public double? A { get; set; }
+        public double? B { get; set; }
+        public double? C { get; set; }
+    }
+
+    private sealed class BandsDocument
+    {
+        public double? Band1 { get; set; }
+        public double? Band2 { get; set; }
+        public double? Band3 { get; set; }
+    }
+}
+
+/// <summary>One problem in a model document: the rule (if any), the field path, and why it is wrong.</summary>
+public sealed record ModelValidationError(string? RuleId, string Field, string Message)
+{
+    public override string ToString() => RuleId is null ? $"{Field}: {Message}" : $"rule '{RuleId}', {Field}: {Message}";
+}
+
+/// <summary>The model was rejected; <see cref="Errors"/> lists every problem found, not just the first.</summary>
+public sealed class ModelValidationException(IReadOnlyList<ModelValidationError> errors)
+    : Exception($"Scoring model rejected ({errors.Count} error{(errors.Count == 1 ? "" : "s")}):{Environment.NewLine}  "
+        + string.Join(Environment.NewLine + "  ", errors))
+{
+    public IReadOnlyList<ModelValidationError> Errors { get; } = errors;
+}

@@ -1,0 +1,331 @@
+using System.Globalization;
+
+namespace ScoringPlatform.Scoring;
+
+/// <summary>Verdicts: pure functions of (state, model, asOf). O(rules + groups) at or after the newest event, O(history) before it.</summary>
+public static class Scorer
+{
+    private const int StackLimit = 128;
+
+    private static readonly string[] MatrixCells =
+        [.. from grade in "ABCD" from band in "1234" select string.Concat(grade, band)];
+
+    private static readonly Comparison<RuleContribution> ByImpact =
+        static (a, b) => Math.Abs(b.Contribution).CompareTo(Math.Abs(a.Contribution));
+
+    /// <summary>The full verdict with explanation. Throws <see cref="AsOfOutOfRangeException"/> for an asOf the bounded history cannot score exactly.</summary>
+    public static Verdict Evaluate(LeadScoreState state, ScoringModel model, DateTimeOffset asOf)
+    {
+        state.EnsureModel(model);
+        int n = model.EngagementRules.Count, g = model.Groups.Count;
+        Span<double> value = n <= StackLimit ? stackalloc double[n] : new double[n];
+        Span<int> count = n <= StackLimit ? stackalloc int[n] : new int[n];
+        Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
+        Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
+        Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
+        var asOfTicks = asOf.UtcTicks;
+        var s = Compute(state, model, asOfTicks, value, count, last, uncapped, capped);
+        var pastPath = state.HasEvents && asOfTicks < state.LatestEventTicks;
+
+        var contributions = new List<RuleContribution>(n + model.ProfileRules.Count);
+        for (var i = 0; i < model.ProfileRules.Count; i++)
+        {
+            if (i >= state.ProfileRuleMatched.Count || !state.ProfileRuleMatched[i]) continue;
+            var rule = model.ProfileRules[i];
+            contributions.Add(new RuleContribution(
+                rule.Id, rule.IsNegative ? RuleKind.Negative : RuleKind.Fit, null, rule.Points, rule.Points, rule.Points, 1,
+                state.Profile.UpdatedAt, []));
+        }
+
+        for (var r = 0; r < n; r++)
+        {
+            if (count[r] == 0) continue;
+            var rule = model.EngagementRules[r];
+            var grp = model.RuleGroupIndex[r];
+            var share = uncapped[grp] != 0 ? capped[grp] / uncapped[grp] : 0;
+            contributions.Add(new RuleContribution(
+                rule.Id, RuleKind.Engagement, rule.Group, rule.Points * count[r], value[r], value[r] * share, count[r],
+                last[r] > 0 ? new DateTimeOffset(last[r], TimeSpan.Zero) : null,
+                TopEventIds(state, r, asOfTicks, pastPath)));
+        }
+
+        contributions.Sort(ByImpact);
+
+        var groups = new GroupScore[g];
+        for (var i = 0; i < g; i++)
+        {
+            var group = model.Groups[i];
+            groups[i] = new GroupScore(group.Id, uncapped[i], capped[i], group.Cap, group.HalfLife);
+        }
+
+        Disqualification? disqualification = null;
+        if (s.Disqualification >= 0)
+        {
+            var hard = model.HardRules[s.Disqualification];
+            disqualification = new Disqualification(hard.Id, hard.Reason);
+        }
+
+        return new Verdict(
+            asOf, s.Fit, s.Engagement, s.Total, s.IsMql, s.Tier, TierReason(s, state, model), s.Grade, s.Band,
+            MatrixCells[(s.Grade - 'A') * 4 + s.Band - 1], model.Id, model.Version, model.EnterThreshold, model.ExitThreshold,
+            contributions, groups, disqualification, DropInstant(model, asOfTicks, s, uncapped, capped),
+            state.CountedEvents, state.FrequencyCappedEvents, state.UnscoredEvents);
+    }
+
+    /// <summary>Total score only (no explanation, no allocation).</summary>
+    public static double TotalScore(LeadScoreState state, ScoringModel model, DateTimeOffset asOf) => Measure(state, model, asOf).Total;
+
+    /// <summary>The instant the score falls below the exit threshold if nothing else happens after asOf.</summary>
+    public static DateTimeOffset? DropsBelowExitAt(LeadScoreState state, ScoringModel model, DateTimeOffset asOf)
+    {
+        state.EnsureModel(model);
+        int n = model.EngagementRules.Count, g = model.Groups.Count;
+        Span<double> value = n <= StackLimit ? stackalloc double[n] : new double[n];
+        Span<int> count = n <= StackLimit ? stackalloc int[n] : new int[n];
+        Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
+        Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
+        Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
+        var s = Compute(state, model, asOf.UtcTicks, value, count, last, uncapped, capped);
+        return DropInstant(model, asOf.UtcTicks, s, uncapped, capped);
+    }
+
+    internal static Snapshot Measure(LeadScoreState state, ScoringModel model, DateTimeOffset asOf)
+    {
+        state.EnsureModel(model);
+        int n = model.EngagementRules.Count, g = model.Groups.Count;
+        Span<double> value = n <= StackLimit ? stackalloc double[n] : new double[n];
+        Span<int> count = n <= StackLimit ? stackalloc int[n] : new int[n];
+        Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
+        Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
+        Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
+        return Compute(state, model, asOf.UtcTicks, value, count, last, uncapped, capped);
+    }
+
+    private static Snapshot Compute(
+        LeadScoreState state, ScoringModel model, long asOf,
+        Span<double> value, Span<int> count, Span<long> last, Span<double> uncapped, Span<double> capped)
+    {
+        var rules = state.Rules;
+        var groupCount = model.Groups.Count;
+        Span<double> factor = groupCount <= StackLimit ? stackalloc double[groupCount] : new double[groupCount];
+        for (var g = 0; g < groupCount; g++)
+        {
+            var inv = model.GroupInvHalfLifeTicks[g];
+            factor[g] = inv == 0 ? 1 : double.Exp2((state.ReferenceTicks - asOf) * inv);
+            uncapped[g] = 0;
+        }
+
+        if (!state.HasEvents || asOf >= state.LatestEventTicks)
+        {
+            for (var r = 0; r < value.Length; r++)
+            {
+                var acc = rules[r];
+                value[r] = acc.Total * factor[model.RuleGroupIndex[r]];
+                count[r] = acc.Count;
+                last[r] = acc.Latest.Count > 0 ? acc.Latest[0].Ticks : 0;
+            }
+        }
+        else
+        {
+            if (asOf < state.HistoryFloorTicks)
+            {
+                throw new AsOfOutOfRangeException(
+                    new DateTimeOffset(asOf, TimeSpan.Zero), state.EarliestExactAsOf!.Value, model.HistorySize);
+            }
+
+            for (var r = 0; r < value.Length; r++)
+            {
+                var acc = rules[r];
+                value[r] = acc.Base * factor[model.RuleGroupIndex[r]];
+                count[r] = acc.BaseCount;
+                last[r] = acc.BaseCount > 0 ? acc.BaseLastTicks : 0;
+            }
+
+            foreach (var e in state.History)
+            {
+                if (e.Ticks > asOf) break;
+                var inv = model.RuleInvHalfLifeTicks[e.Rule];
+                var p = model.RulePoints[e.Rule];
+                value[e.Rule] += inv == 0 ? p : p * double.Exp2((e.Ticks - asOf) * inv);
+                count[e.Rule]++;
+                if (e.Ticks > last[e.Rule]) last[e.Rule] = e.Ticks;
+            }
+        }
+
+        for (var r = 0; r < value.Length; r++)
+        {
+            if (count[r] == 0) value[r] = 0;
+            uncapped[model.RuleGroupIndex[r]] += value[r];
+        }
+
+        var engagement = 0.0;
+        for (var g = 0; g < groupCount; g++)
+        {
+            capped[g] = model.Groups[g].Cap is { } cap ? Math.Clamp(uncapped[g], -cap, cap) : uncapped[g];
+            engagement += capped[g];
+        }
+
+        var fit = state.ProfileScore;
+        var total = fit + engagement;
+        var disqualification = state.DisqualifyingHardRule;
+        var isMql = disqualification < 0
+            && (total >= model.EnterThreshold || (state.IsMql && total >= model.ExitThreshold));
+        var grade = model.Grades.FitGrade(fit);
+        var band = model.Grades.EngagementBand(engagement);
+
+        var hot = -1;
+        var tier = MqlTier.None;
+        if (isMql)
+        {
+            if (grade > model.Tiers.MinFitGradeForMql)
+            {
+                tier = MqlTier.MqlLight;
+            }
+            else
+            {
+                hot = HotCondition(model, asOf, last);
+                tier = hot >= 0 ? MqlTier.HotMql : MqlTier.Mql;
+            }
+        }
+
+        return new Snapshot(fit, engagement, total, disqualification, isMql, tier, grade, band, hot);
+    }
+
+    private static int HotCondition(ScoringModel model, long asOf, ReadOnlySpan<long> last)
+    {
+        var windowStart = asOf - model.Tiers.HotWindow.Ticks;
+        for (var c = 0; c < model.HotConditions.Length; c++)
+        {
+            var all = true;
+            foreach (var r in model.HotConditions[c])
+            {
+                if (last[r] == 0 || last[r] <= windowStart)
+                {
+                    all = false;
+                    break;
+                }
+            }
+
+            if (all) return c;
+        }
+
+        return -1;
+    }
+
+    /// <summary>
+    /// Solves C + Σ_g min(cap_g, A_g·2^(−τ/h_g)) = exit for the smallest τ ≥ 0, to the tick: Newton steps from the
+    /// left (the uncapped sum is convex and decreasing, so they never overshoot), bisection where a cap makes the
+    /// curve flat. Negative points live only in non-decaying groups (validated), so the score never rises by itself.
+    /// </summary>
+    private static DateTimeOffset? DropInstant(ScoringModel model, long asOf, in Snapshot s, ReadOnlySpan<double> uncapped, ReadOnlySpan<double> capped)
+    {
+        var exit = model.ExitThreshold;
+        if (s.Total < exit) return null;
+
+        var constant = s.Fit;
+        double decaying = 0, minInv = double.PositiveInfinity;
+        for (var g = 0; g < uncapped.Length; g++)
+        {
+            var inv = model.GroupInvHalfLifeTicks[g];
+            if (inv == 0)
+            {
+                constant += capped[g];
+            }
+            else if (uncapped[g] > 0)
+            {
+                decaying += uncapped[g];
+                minInv = Math.Min(minInv, inv);
+            }
+        }
+
+        var deficit = exit - constant;
+        if (deficit <= 0 || decaying <= 0) return null;
+
+        double lo = 0, hi = Math.Max(1, (Math.Log2(decaying / deficit) / minInv) + 1);
+        for (var i = 0; i < 64 && Excess(model, hi, constant - exit, uncapped, out _) >= 0; i++) hi *= 2;
+
+        for (var i = 0; i < 200 && hi - lo > 1; i++)
+        {
+            var g = Excess(model, lo, constant - exit, uncapped, out var slope);
+            var candidate = slope < 0 ? lo - (g / slope) : double.NaN;
+            candidate = candidate > lo && candidate < hi ? Math.Max(candidate, lo + 1) : lo + ((hi - lo) / 2);
+            if (candidate >= hi) candidate = lo + ((hi - lo) / 2);
+            if (Excess(model, candidate, constant - exit, uncapped, out _) >= 0) lo = candidate;
+            else hi = candidate;
+        }
+
+        var ticks = asOf + Math.Ceiling(hi);
+        return ticks >= DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset((long)ticks, TimeSpan.Zero);
+    }
+
+    /// <summary>score(asOf + τ) − exit for the decaying part, and its derivative.</summary>
+    private static double Excess(ScoringModel model, double tau, double offset, ReadOnlySpan<double> uncapped, out double slope)
+    {
+        var sum = offset;
+        slope = 0;
+        for (var g = 0; g < uncapped.Length; g++)
+        {
+            var inv = model.GroupInvHalfLifeTicks[g];
+            if (inv == 0 || uncapped[g] <= 0) continue;
+            var v = uncapped[g] * double.Exp2(-tau * inv);
+            if (model.Groups[g].Cap is { } cap && v >= cap)
+            {
+                sum += cap;
+            }
+            else
+            {
+                sum += v;
+                slope -= v * inv * Math.Log(2);
+            }
+        }
+
+        return sum;
+    }
+
+    private static string[] TopEventIds(LeadScoreState state, int rule, long asOf, bool pastPath)
+    {
+        var latest = state.Rules[rule].Latest;
+        if (!pastPath)
+        {
+            if (latest.Count == 0) return [];
+            var ids = new string[latest.Count];
+            for (var i = 0; i < ids.Length; i++) ids[i] = latest[i].EventId;
+            return ids;
+        }
+
+        // Before the newest event: the rule's newest counted events at or before asOf, from the history and
+        // the per-rule list (which also remembers events already folded out of the history).
+        var found = new List<EventRef>(LeadScoreState.LatestPerRule);
+        for (var i = state.History.Count - 1; i >= 0 && found.Count < LeadScoreState.LatestPerRule; i--)
+        {
+            var e = state.History[i];
+            if (e.Rule == rule && e.Ticks <= asOf) found.Add(new EventRef { Ticks = e.Ticks, EventId = e.EventId });
+        }
+
+        foreach (var e in latest)
+        {
+            if (e.Ticks <= asOf && !found.Exists(f => f.Ticks == e.Ticks && f.EventId == e.EventId)) found.Add(e);
+        }
+
+        return [.. found.OrderByDescending(e => e.Ticks).Take(LeadScoreState.LatestPerRule).Select(e => e.EventId)];
+    }
+
+    private static string TierReason(in Snapshot s, LeadScoreState state, ScoringModel model)
+    {
+        var c = CultureInfo.InvariantCulture;
+        if (s.Disqualification >= 0)
+            return $"disqualified by hard rule '{model.HardRules[s.Disqualification].Id}': {model.HardRules[s.Disqualification].Reason}";
+        return s.Tier switch
+        {
+            MqlTier.None when state.IsMql => string.Format(c, "score {0:0.##} is below the exit threshold {1}", s.Total, model.ExitThreshold),
+            MqlTier.None => string.Format(c, "score {0:0.##} is below the enter threshold {1}", s.Total, model.EnterThreshold),
+            MqlTier.MqlLight => string.Format(c, "fit grade {0} is below {1}: engagement without fit, nurture", s.Grade, model.Tiers.MinFitGradeForMql),
+            MqlTier.HotMql => string.Format(c, "hot signals {0} within {1} days, with fit grade {2}",
+                string.Join(" + ", model.Tiers.HotAnyOf[s.HotCondition]), model.Tiers.HotWindow.TotalDays, s.Grade),
+            _ => string.Format(c, "fit grade {0} and engagement band {1}", s.Grade, s.Band),
+        };
+    }
+}
+
+internal readonly record struct Snapshot(
+    double Fit, double Engagement, double Total, int Disqualification, bool IsMql, MqlTier Tier, char Grade, int Band, int HotCondition);
