@@ -16,7 +16,7 @@ using ScoringPlatform.TestSupport;
 namespace ScoringPlatform.Platform.IntegrationTests;
 
 /// <summary>The Api in-process (test server) on the real PostgreSQL event store.</summary>
-public sealed class ApiFixture : WebApplicationFactory<ApiExtensions>, IAsyncLifetime
+public sealed class ApiFixture : WebApplicationFactory<ScoringPlatform.Api.Verdicts.LeadScoringService>, IAsyncLifetime
 {
     public string Schema { get; } = TestEnvironment.UniqueSchema("ita");
 
@@ -102,7 +102,7 @@ public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
         var lead = await SeedLeadAsync(new ScoringEvent("e1", "webinar_attended", At));
         using var http = api.CreateClient();
 
-        using var ok = await http.GetAsync($"/v1/leads/{lead}/verdict?asOf={At:O}");
+        using var ok = await http.GetAsync($"/v1/leads/{lead}/verdict?asOf={Uri.EscapeDataString(At.ToString("O"))}");
         ok.StatusCode.Should().Be(HttpStatusCode.OK, await ok.Content.ReadAsStringAsync());
         using var body = JsonDocument.Parse(await ok.Content.ReadAsStringAsync());
         body.RootElement.GetProperty("leadId").GetString().Should().Be(lead);

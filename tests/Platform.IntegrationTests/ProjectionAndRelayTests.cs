@@ -112,7 +112,7 @@ public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : IClas
         var before = await ViewWhen(lead, v => v.MqlCrossings == 1);
 
         var coordinator = host.App.Services.GetRequiredService<IProjectionCoordinator>();
-        var daemon = await coordinator.DaemonForMainDatabase();
+        var daemon = coordinator.DaemonForMainDatabase();
         await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromSeconds(60), CancellationToken.None);
 
         var after = await ViewWhen(lead, v => v.MqlCrossings == 1);
