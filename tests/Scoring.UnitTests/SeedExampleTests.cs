@@ -47,7 +47,7 @@ public class SeedExampleTests
     [Fact]
     public void Given_budget_authority_When_scored_Then_it_adds_its_fit_points()
     {
-        Verdict(Lead(profile: new LeadProfile(null, null, null, null, null, true)), T0).FitScore.Should().Be(10);
+        Verdict(Lead(profile: new LeadProfile(null, null, null, null, null, true)), T0).FitScore.Should().Be(5);
         Verdict(Lead(profile: new LeadProfile(null, null, null, null, null, false)), T0).FitScore.Should().Be(0);
     }
 
@@ -152,7 +152,7 @@ public class SeedExampleTests
 
         verdict.Groups.Single(g => g.GroupId == "content").Score.Should().Be(30);
         verdict.Groups.Single(g => g.GroupId == "content").Uncapped.Should().BeGreaterThan(300);
-        verdict.TotalScore.Should().BeApproximately(50 + 30, 1e-9, "fit plus the capped download group");
+        verdict.TotalScore.Should().BeApproximately(45 + 30, 1e-9, "fit plus the capped download group");
         var withoutFit = Verdict(Lead(events: events), T0.AddHours(1));
         withoutFit.IsMql.Should().BeFalse("downloads are an input, never an automatic MQL");
     }

@@ -19,7 +19,7 @@ internal static class TestModels
     /// <summary>Target title + target company size: fit 25, grade B.</summary>
     public static readonly LeadProfile GoodFit = new("ana@acme.com", "VP Marketing", 500, null, null, null);
 
-    /// <summary>Every fit rule: 15 + 10 + 10 + 5 + 10 = 50, grade A.</summary>
+    /// <summary>Every fit rule: 15 + 10 + 10 + 5 + 5 = 45, grade A.</summary>
     public static readonly LeadProfile PerfectFit = new("ana@acme.com", "Chief Revenue Officer", 800, "Software", "DE", true);
 
     public static LeadScoreState Lead(ScoringModel? model = null, LeadProfile? profile = null, params ScoringEvent[] events)
