@@ -28,7 +28,7 @@ public sealed class LeadScoreState
 {
     internal const int LatestPerRule = 3;
     private const double RebaseAfterHalfLives = 64;
-    private const int PruneEveryBuckets = 256;
+    private const int MinBucketsBeforePrune = 256;
 
     public string ModelId { get; set; } = "";
     public int ModelVersion { get; set; }
@@ -51,6 +51,9 @@ public sealed class LeadScoreState
 
     /// <summary>Per (rule, activity, UTC day) the earliest counted occurrences, keyed by a stable 64-bit hash.</summary>
     public Dictionary<long, FrequencyBucket> FrequencyBuckets { get; set; } = [];
+
+    /// <summary>Bucket count at which old buckets are next pruned (doubles with the live count, so pruning is amortised O(1)).</summary>
+    public int FrequencyPruneAt { get; set; } = MinBucketsBeforePrune;
 
     public LeadProfileState Profile { get; set; } = new();
 
@@ -129,7 +132,7 @@ public sealed class LeadScoreState
                 outcome = ApplyOutcome.CountedReplacingLater;
             }
 
-            if (!existed && FrequencyBuckets.Count % PruneEveryBuckets == 0) PruneFrequencyBuckets(model);
+            if (!existed && FrequencyBuckets.Count >= FrequencyPruneAt) PruneFrequencyBuckets(model);
         }
 
         Add(r, t, e.EventId, model);
@@ -360,6 +363,8 @@ public sealed class LeadScoreState
         {
             if (bucket.Day < oldestKept) FrequencyBuckets.Remove(key);
         }
+
+        FrequencyPruneAt = Math.Max(MinBucketsBeforePrune, FrequencyBuckets.Count * 2);
     }
 
     /// <summary>FNV-1a over (rule, day, activity): stable across processes (string.GetHashCode is not).</summary>
