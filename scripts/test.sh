@@ -20,7 +20,7 @@ export SCORING_TEST_KAFKA="$Kafka__BootstrapServers"
 export SCORING_CONFIGURATION="$CONFIGURATION"
 
 status=0
-for project in "$ROOT"/tests/*/*.csproj; do
+for project in "$ROOT"/tests/*Tests/*.csproj; do
   case "$project" in *Benchmarks*) continue ;; esac
   log "testing $(basename "$project" .csproj)"
   dotnet test "$project" -c "$CONFIGURATION" --no-build -nologo \
