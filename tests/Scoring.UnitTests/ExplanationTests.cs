@@ -137,26 +137,30 @@ public class OutOfOrderAndHistoryTests
         var events = Enumerable.Range(0, 10).Select(i => Pricing(T0.AddDays(i), $"/p{i}")).ToArray();
         var lead = Lead(model, events: events);
 
-        lead.History.Should().HaveCount(4);
-        lead.EarliestExactAsOf.Should().Be(T0.AddDays(5));
-        var atFloor = Verdict(lead, T0.AddDays(5), model);
-        atFloor.Contributions.Single().Count.Should().Be(6);
-        atFloor.EngagementScore.Should().BeApproximately(Math.Min(50, Enumerable.Range(0, 6).Sum(i => 20 * Math.Pow(2, -(5.0 - i) / 30))), 1e-9);
+        // At eight events the oldest four (days 0-3) were folded into the per-rule base; days 4-9 stay individual.
+        lead.History.Select(e => e.Ticks).Should().Equal(events.Skip(4).Select(e => e.OccurredAt.UtcTicks));
+        lead.EarliestExactAsOf.Should().Be(T0.AddDays(3));
+        var atFloor = Verdict(lead, T0.AddDays(3), model);
+        atFloor.Contributions.Single().Count.Should().Be(4);
+        atFloor.EngagementScore.Should().BeApproximately(Math.Min(50, Enumerable.Range(0, 4).Sum(i => 20 * Math.Pow(2, -(3.0 - i) / 30))), 1e-9);
+        Verdict(lead, T0.AddDays(6).AddHours(1), model).Contributions.Single().Count.Should().Be(7);
 
-        var act = () => Verdict(lead, T0.AddDays(4), model);
+        var act = () => Verdict(lead, T0.AddDays(3).AddTicks(-1), model);
 
-        act.Should().Throw<AsOfOutOfRangeException>().Which.EarliestExactAsOf.Should().Be(T0.AddDays(5));
+        act.Should().Throw<AsOfOutOfRangeException>().Which.EarliestExactAsOf.Should().Be(T0.AddDays(3));
     }
 
     [Fact]
-    public void Given_a_late_event_older_than_the_whole_history_When_applied_Then_it_counts_for_as_of_after_the_newest_event()
+    public void Given_a_late_event_older_than_the_folded_history_When_applied_Then_it_counts_exactly_from_the_floor_on()
     {
         var model = DefaultWith("\"maxEventsPerLead\": 64", "\"maxEventsPerLead\": 2");
-        var lead = Lead(model, events: [Pricing(T0.AddDays(10), "/a"), Pricing(T0.AddDays(11), "/b"), Ev("webinar_attended", T0)]);
+        var lead = Lead(model, events: [.. Enumerable.Range(10, 4).Select(d => Pricing(T0.AddDays(d), $"/p{d}")), Ev("webinar_attended", T0)]);
 
-        Verdict(lead, T0.AddDays(20), model).EngagementScore.Should().BeApproximately(
-            (20 * Math.Pow(2, -10.0 / 30)) + (20 * Math.Pow(2, -9.0 / 30)) + (10 * Math.Pow(2, -20.0 / 30)), 1e-9);
-        lead.EarliestExactAsOf.Should().Be(T0);
+        lead.EarliestExactAsOf.Should().Be(T0.AddDays(11));
+        var asOf = T0.AddDays(20);
+        Verdict(lead, asOf, model).EngagementScore.Should().BeApproximately(
+            Math.Min(50, Enumerable.Range(10, 4).Sum(d => 20 * Math.Pow(2, -(20.0 - d) / 30))) + (10 * Math.Pow(2, -20.0 / 30)), 1e-9);
+        Verdict(lead, T0.AddDays(12).AddHours(1), model).Contributions.Sum(c => c.Count).Should().Be(4, "days 10-12 and the late webinar");
     }
 
     [Fact]

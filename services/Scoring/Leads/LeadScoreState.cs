@@ -14,7 +14,7 @@ namespace ScoringPlatform.Scoring;
 /// (rebase, O(rules)) once an event is more than 64 half-lives past it, so normalised values stay below
 /// p·2^64 and far from overflow. Exact for asOf before some events too: the newest
 /// <see cref="ScoringModel.HistorySize"/> counted events are kept individually (<see cref="History"/>) and older
-/// ones are folded into <see cref="RuleAccumulator.Base"/>; an asOf at or after <see cref="HistoryFloorTicks"/>
+/// ones are folded into <see cref="RuleAccumulator.Base"/> (in chunks, amortised O(1)); an asOf at or after <see cref="HistoryFloorTicks"/>
 /// is exact (events after it are all in the history and simply left out, never subtracted, so no cancellation).
 /// </para>
 /// <para>
@@ -46,7 +46,7 @@ public sealed class LeadScoreState
 
     public List<RuleAccumulator> Rules { get; set; } = [];
 
-    /// <summary>The newest counted events, oldest first (bounded by <see cref="ScoringModel.HistorySize"/>).</summary>
+    /// <summary>The newest counted events, oldest first: at least <see cref="ScoringModel.HistorySize"/>, fewer than twice that.</summary>
     public List<CountedEvent> History { get; set; } = [];
 
     /// <summary>Per (rule, activity, UTC day) the earliest counted occurrences, keyed by a stable 64-bit hash.</summary>
@@ -91,7 +91,7 @@ public sealed class LeadScoreState
         return state;
     }
 
-    /// <summary>Folds one event in. O(1) in the number of events seen (O(history) worst case for a late event), no allocation once warm.</summary>
+    /// <summary>Folds one event in: O(1) amortised in the number of events seen (a late event costs a binary search and a shift of the bounded history), no allocation once warm.</summary>
     public ApplyResult Apply(in ScoringEvent e, ScoringModel model)
     {
         EnsureModel(model);
@@ -226,7 +226,7 @@ public sealed class LeadScoreState
         ModelId = model.Id;
         ModelVersion = model.Version;
         Rules = model.EngagementRules.Select(r => new RuleAccumulator { RuleId = r.Id }).ToList();
-        History = new List<CountedEvent>(model.HistorySize + 1);
+        History = new List<CountedEvent>(2 * model.HistorySize);
         EvaluateProfile(model);
     }
 
@@ -278,6 +278,12 @@ public sealed class LeadScoreState
             Rules[i].Base *= factor;
         }
 
+        foreach (ref var e in CollectionsMarshal.AsSpan(History))
+        {
+            var inv = model.RuleInvHalfLifeTicks[e.Rule];
+            if (inv != 0) e.Value *= double.Exp2((ReferenceTicks - t) * inv);
+        }
+
         ReferenceTicks = t;
     }
 
@@ -290,25 +296,18 @@ public sealed class LeadScoreState
     private void Add(int r, long t, string eventId, ScoringModel model)
     {
         var acc = Rules[r];
-        acc.Total += Normalised(r, t, model);
+        var v = Normalised(r, t, model);
+        acc.Total += v;
         acc.Count++;
         acc.InsertLatest(t, eventId);
+        InsertHistory(new CountedEvent { Rule = r, Ticks = t, Value = v, EventId = eventId });
 
-        var entry = new CountedEvent { Rule = r, Ticks = t, EventId = eventId };
-        if (History.Count < model.HistorySize)
-        {
-            InsertHistory(entry);
-        }
-        else if (t <= History[0].Ticks)
-        {
-            FoldIntoBase(entry, model);
-        }
-        else
-        {
-            FoldIntoBase(History[0], model);
-            History.RemoveAt(0);
-            InsertHistory(entry);
-        }
+        // Fold the oldest half in one go once the history holds twice its size: amortised O(1) per event instead of
+        // shifting the list on every event. At least HistorySize newest events always stay individual.
+        var keep = model.HistorySize;
+        if (History.Count < 2 * keep) return;
+        for (var i = 0; i < keep; i++) FoldIntoBase(History[i]);
+        History.RemoveRange(0, keep);
     }
 
     private void Remove(int r, long t, ScoringModel model)
@@ -330,10 +329,10 @@ public sealed class LeadScoreState
         acc.Base = --acc.BaseCount == 0 ? 0 : acc.Base - v;
     }
 
-    private void FoldIntoBase(CountedEvent e, ScoringModel model)
+    private void FoldIntoBase(in CountedEvent e)
     {
         var acc = Rules[e.Rule];
-        acc.Base += Normalised(e.Rule, e.Ticks, model);
+        acc.Base += e.Value;
         acc.BaseCount++;
         if (e.Ticks > acc.BaseLastTicks) acc.BaseLastTicks = e.Ticks;
         if (e.Ticks > HistoryFloorTicks) HistoryFloorTicks = e.Ticks;
@@ -438,6 +437,10 @@ public struct CountedEvent
 {
     public int Rule { get; set; }
     public long Ticks { get; set; }
+
+    /// <summary>Points·2^((t−ref)/h), normalised like the accumulators (so folding it into the base needs no exp2).</summary>
+    public double Value { get; set; }
+
     public string EventId { get; set; }
 }
 
@@ -449,9 +452,9 @@ public struct FrequencyBucket
     public int Day { get; set; }
     public int Count { get; set; }
     public long T0 { get; set; }
-    public long T1 { get; set; }
-    public long T2 { get; set; }
-    public long T3 { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long T1 { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long T2 { get; set; }
+    [JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long T3 { get; set; }
 
     [JsonIgnore]
     internal readonly long Last => Get(Count - 1);

@@ -44,6 +44,8 @@ public sealed class ScoringModel
         Json = json;
 
         GroupInvHalfLifeTicks = groups.Select(g => g.HalfLife is { } h ? 1.0 / h.Ticks : 0.0).ToArray();
+        GroupCap = groups.Select(g => g.Cap ?? double.PositiveInfinity).ToArray();
+        GroupSameDecayAs = GroupInvHalfLifeTicks.Select(inv => Array.IndexOf(GroupInvHalfLifeTicks, inv)).ToArray();
         RuleGroupIndex = engagementRules.Select(r => IndexOf(groups, r.Group)).ToArray();
         RuleInvHalfLifeTicks = RuleGroupIndex.Select(g => GroupInvHalfLifeTicks[g]).ToArray();
         RulePoints = engagementRules.Select(r => r.Points).ToArray();
@@ -102,6 +104,10 @@ public sealed class ScoringModel
     public override string ToString() => $"{Id} v{Version}";
 
     internal double[] GroupInvHalfLifeTicks { get; }
+    internal double[] GroupCap { get; }
+
+    /// <summary>Per group, the first group with the same half-life: one exp2 per distinct half-life per verdict.</summary>
+    internal int[] GroupSameDecayAs { get; }
     internal int[] RuleGroupIndex { get; }
     internal double[] RuleInvHalfLifeTicks { get; }
     internal double[] RulePoints { get; }

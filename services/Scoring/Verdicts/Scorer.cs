@@ -108,10 +108,11 @@ public static class Scorer
         var rules = state.Rules;
         var groupCount = model.Groups.Count;
         Span<double> factor = groupCount <= StackLimit ? stackalloc double[groupCount] : new double[groupCount];
+        var sameDecay = model.GroupSameDecayAs;
         for (var g = 0; g < groupCount; g++)
         {
             var inv = model.GroupInvHalfLifeTicks[g];
-            factor[g] = inv == 0 ? 1 : double.Exp2((state.ReferenceTicks - asOf) * inv);
+            factor[g] = inv == 0 ? 1 : sameDecay[g] < g ? factor[sameDecay[g]] : double.Exp2((state.ReferenceTicks - asOf) * inv);
             uncapped[g] = 0;
         }
 
@@ -159,9 +160,10 @@ public static class Scorer
         }
 
         var engagement = 0.0;
+        var caps = model.GroupCap;
         for (var g = 0; g < groupCount; g++)
         {
-            capped[g] = model.Groups[g].Cap is { } cap ? Math.Clamp(uncapped[g], -cap, cap) : uncapped[g];
+            capped[g] = Math.Clamp(uncapped[g], -caps[g], caps[g]);
             engagement += capped[g];
         }
 
