@@ -65,6 +65,7 @@ public class DecayTests
         verdict.EngagementScore.Should().BeApproximately(10, 1e-9);
         lead.ReferenceTicks.Should().BeGreaterThan(T0.AddYears(8).UtcTicks - 1, "the reference instant moved forward");
         lead.Rules.Should().OnlyContain(r => double.IsFinite(r.Total));
+        Verdict(lead, T0.AddYears(8).AddDays(60)).EngagementScore.Should().BeApproximately(5, 1e-9, "history values were rebased too");
     }
 }
 
@@ -150,6 +151,21 @@ public class CapTests
         var lead = Lead(events: [Ev("webinar_attended", T0), Ev("webinar_attended", T0.AddHours(2))]);
 
         Verdict(lead, T0.AddHours(3)).Contributions.Single().Count.Should().Be(1);
+    }
+
+    [Fact]
+    public void Given_frequency_counters_for_many_days_When_they_fall_beyond_the_horizon_Then_they_are_pruned_and_state_stays_bounded()
+    {
+        var lead = Lead();
+        for (var day = 0; day < 400; day++)
+        {
+            for (var mail = 0; mail < 3; mail++) lead.Apply(Ev("email_opened", T0.AddDays(day), activity: $"m{mail}"), Default);
+        }
+
+        lead.FrequencyBuckets.Values.Should().OnlyContain(b => b.Day >= (int)(T0.AddDays(399).UtcTicks / TimeSpan.TicksPerDay) - 90 - 2 * 256 / 3);
+        lead.FrequencyBuckets.Count.Should().BeLessThan(3 * (90 + 200), "old days are dropped, not kept for ever");
+        lead.FrequencyPruneAt.Should().BeGreaterThanOrEqualTo(lead.FrequencyBuckets.Count);
+        Verdict(lead, T0.AddDays(399)).Contributions.Single().Count.Should().Be(1200, "pruning never changes what was counted");
     }
 
     [Fact]

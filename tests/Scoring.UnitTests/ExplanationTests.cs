@@ -134,7 +134,7 @@ public class OutOfOrderAndHistoryTests
     public void Given_a_history_of_four_events_When_more_arrive_Then_as_of_at_or_after_the_floor_is_exact_and_before_it_is_refused()
     {
         var model = DefaultWith("\"maxEventsPerLead\": 64", "\"maxEventsPerLead\": 4");
-        var events = Enumerable.Range(0, 10).Select(i => Pricing(T0.AddDays(i), $"/p{i}")).ToArray();
+        var events = Enumerable.Range(0, 10).Select(i => Pricing(T0.AddDays(i), $"/p{i}", $"p{i}")).ToArray();
         var lead = Lead(model, events: events);
 
         // At eight events the oldest four (days 0-3) were folded into the per-rule base; days 4-9 stay individual.
@@ -143,7 +143,9 @@ public class OutOfOrderAndHistoryTests
         var atFloor = Verdict(lead, T0.AddDays(3), model);
         atFloor.Contributions.Single().Count.Should().Be(4);
         atFloor.EngagementScore.Should().BeApproximately(Math.Min(50, Enumerable.Range(0, 4).Sum(i => 20 * Math.Pow(2, -(3.0 - i) / 30))), 1e-9);
-        Verdict(lead, T0.AddDays(6).AddHours(1), model).Contributions.Single().Count.Should().Be(7);
+        var mid = Verdict(lead, T0.AddDays(6).AddHours(1), model).Contributions.Single();
+        (mid.Count, mid.LastOccurredAt).Should().Be((7, T0.AddDays(6)));
+        mid.TopEventIds.Should().Equal("p6", "p5", "p4");
 
         var act = () => Verdict(lead, T0.AddDays(3).AddTicks(-1), model);
 

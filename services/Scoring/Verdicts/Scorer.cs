@@ -6,6 +6,7 @@ namespace ScoringPlatform.Scoring;
 public static class Scorer
 {
     private const int StackLimit = 128;
+    private static readonly double Ln2 = Math.Log(2);
 
     private static readonly string[] MatrixCells =
         [.. from grade in "ABCD" from band in "1234" select string.Concat(grade, band)];
@@ -270,14 +271,15 @@ public static class Scorer
             var inv = model.GroupInvHalfLifeTicks[g];
             if (inv == 0 || uncapped[g] <= 0) continue;
             var v = uncapped[g] * double.Exp2(-tau * inv);
-            if (model.Groups[g].Cap is { } cap && v >= cap)
+            var cap = model.GroupCap[g];
+            if (v >= cap)
             {
                 sum += cap;
             }
             else
             {
                 sum += v;
-                slope -= v * inv * Math.Log(2);
+                slope -= v * inv * Ln2;
             }
         }
 
@@ -290,26 +292,51 @@ public static class Scorer
         if (!pastPath)
         {
             if (latest.Count == 0) return [];
-            var ids = new string[latest.Count];
-            for (var i = 0; i < ids.Length; i++) ids[i] = latest[i].EventId;
-            return ids;
+            var newest = new string[latest.Count];
+            for (var i = 0; i < newest.Length; i++) newest[i] = latest[i].EventId;
+            return newest;
         }
 
         // Before the newest event: the rule's newest counted events at or before asOf, from the history and
         // the per-rule list (which also remembers events already folded out of the history).
-        var found = new List<EventRef>(LeadScoreState.LatestPerRule);
-        for (var i = state.History.Count - 1; i >= 0 && found.Count < LeadScoreState.LatestPerRule; i--)
+        Span<long> ticks = stackalloc long[LeadScoreState.LatestPerRule];
+        var ids = new string[LeadScoreState.LatestPerRule];
+        var found = 0;
+        for (var i = state.History.Count - 1; i >= 0 && found < ids.Length; i--)
         {
             var e = state.History[i];
-            if (e.Rule == rule && e.Ticks <= asOf) found.Add(new EventRef { Ticks = e.Ticks, EventId = e.EventId });
+            if (e.Rule == rule && e.Ticks <= asOf) Offer(e.Ticks, e.EventId, ticks, ids, ref found);
         }
 
         foreach (var e in latest)
         {
-            if (e.Ticks <= asOf && !found.Exists(f => f.Ticks == e.Ticks && f.EventId == e.EventId)) found.Add(e);
+            if (e.Ticks <= asOf) Offer(e.Ticks, e.EventId, ticks, ids, ref found);
         }
 
-        return [.. found.OrderByDescending(e => e.Ticks).Take(LeadScoreState.LatestPerRule).Select(e => e.EventId)];
+        return found == ids.Length ? ids : ids[..found];
+    }
+
+    /// <summary>Keeps the newest (ticks descending) distinct events in a tiny sorted buffer.</summary>
+    private static void Offer(long t, string id, Span<long> ticks, string[] ids, ref int found)
+    {
+        for (var i = 0; i < found; i++)
+        {
+            if (ticks[i] == t && ids[i] == id) return;
+        }
+
+        var pos = found;
+        while (pos > 0 && ticks[pos - 1] < t) pos--;
+        if (pos >= ids.Length) return;
+        var end = Math.Min(found, ids.Length - 1);
+        for (var i = end; i > pos; i--)
+        {
+            ticks[i] = ticks[i - 1];
+            ids[i] = ids[i - 1];
+        }
+
+        ticks[pos] = t;
+        ids[pos] = id;
+        if (found < ids.Length) found++;
     }
 
     private static string TierReason(in Snapshot s, LeadScoreState state, ScoringModel model)
