@@ -8,16 +8,17 @@ var config = DefaultConfig.Instance.WithArtifactsPath(Path.Combine(AppContext.Ba
 var summaries = BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, config);
 
 Console.WriteLine();
-Console.WriteLine("Scoring benchmark figures (per operation):");
-Console.WriteLine($"{"benchmark",-48} {"mean ns",10} {"p50 ns",10} {"p95 ns",10} {"ops/s",14} {"alloc B",8}");
+Console.WriteLine("Scoring benchmark figures (per operation; ratio = mean / the class's baseline mean in this run):");
+Console.WriteLine($"{"benchmark",-34} {"mean ns",9} {"p50 ns",9} {"p99 ns",9} {"ratio",7} {"ops/s",13} {"alloc B",8}");
 foreach (var summary in summaries)
 {
+    var baseline = summary.Reports.FirstOrDefault(r => r.BenchmarkCase.Descriptor.Baseline)?.ResultStatistics?.Mean;
     foreach (var report in summary.Reports.Where(r => r.ResultStatistics is not null))
     {
         var stats = report.ResultStatistics!;
         var allocated = report.GcStats.GetBytesAllocatedPerOperation(report.BenchmarkCase);
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"{report.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo,-48} {stats.Mean,10:F1} {stats.Percentiles.P50,10:F1} {stats.Percentiles.P95,10:F1} {1e9 / stats.Mean,14:N0} {allocated,8}"));
+            $"{report.BenchmarkCase.Descriptor.WorkloadMethodDisplayInfo,-34} {stats.Mean,9:F1} {stats.Percentiles.P50,9:F1} {stats.Percentiles.Percentile(99),9:F1} {(baseline is { } b ? stats.Mean / b : double.NaN),7:F2} {1e9 / stats.Mean,13:N0} {allocated,8}"));
     }
 }
 

@@ -49,9 +49,13 @@ public class ApplyBenchmarks
     /// (rule, activity) pair recurs every 32 hours, so every event is counted (none short-circuits on a frequency cap).
     /// </summary>
     [Benchmark(OperationsPerInvoke = Batch)]
-    public ApplyResult ApplyOneEvent() => ApplyBatch();
+    public ApplyResult ApplyOneEvent() => ApplyBatch(late: false);
 
-    private ApplyResult ApplyBatch()
+    /// <summary>Worst case for ordering: within a batch every event is older than the one before (inserted at the front of the history).</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public ApplyResult ApplyOneLateEvent() => ApplyBatch(late: true);
+
+    private ApplyResult ApplyBatch(bool late = false)
     {
         if (_round * Batch * StepMinutes > MaxMinutes)
         {
@@ -63,7 +67,7 @@ public class ApplyBenchmarks
         ApplyResult last = default;
         for (var i = 0; i < _events.Length; i++)
         {
-            var e = _events[i] with { OccurredAt = baseTime.AddMinutes(i * StepMinutes) };
+            var e = _events[i] with { OccurredAt = baseTime.AddMinutes((late ? Batch - 1 - i : i) * StepMinutes) };
             last = _state.Apply(e, _model);
         }
 
