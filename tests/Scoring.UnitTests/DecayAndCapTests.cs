@@ -146,6 +146,17 @@ public class CapTests
     }
 
     [Fact]
+    public void Given_repeat_visits_to_the_pricing_page_on_different_days_When_scored_Then_each_day_counts()
+    {
+        var lead = Lead(events: [Pricing(T0), Pricing(T0.AddHours(2)), Pricing(T0.AddDays(1))]);
+
+        var pricing = Verdict(lead, T0.AddDays(1)).Contributions.Single();
+
+        pricing.Count.Should().Be(2);
+        pricing.Decayed.Should().BeApproximately(20 + (20 * Math.Pow(2, -1.0 / 30)), 1e-9);
+    }
+
+    [Fact]
     public void Given_no_activity_key_When_capped_Then_the_cap_applies_per_rule_per_day()
     {
         var lead = Lead(events: [Ev("webinar_attended", T0), Ev("webinar_attended", T0.AddHours(2))]);
