@@ -12,6 +12,9 @@ TAIL_PID=""
 
 cleanup() {
   trap - INT TERM EXIT
+  # Finish stopping everything even if the terminal or a pipe is gone.
+  trap '' PIPE INT
+  set +e
   log "stopping..."
   [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null || true
   for svc in api projections ingestion; do "$ROOT/scripts/infra.sh" stop-pidfile "$RUN_DIR/$svc.pid"; done
@@ -37,7 +40,8 @@ start_service() {
 
 main() {
   command -v curl >/dev/null || { log "installing curl"; apt-get update -qq && apt-get install -y -qq curl >/dev/null; }
-  trap cleanup INT TERM EXIT
+  trap 'cleanup; exit 0' INT TERM
+  trap cleanup EXIT
   mkdir -p "$RUN_DIR/logs"
   log "building (dotnet restore + build, $CONFIGURATION)"
   dotnet build "$ROOT/ScoringPlatform.sln" -c "$CONFIGURATION" -v quiet -nologo >"$RUN_DIR/logs/build.log" 2>&1 \
