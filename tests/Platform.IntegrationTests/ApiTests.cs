@@ -83,6 +83,22 @@ public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
     }
 
     [Fact]
+    public async Task GetVerdict_answers_OUT_OF_RANGE_before_the_kept_history()
+    {
+        var events = Enumerable.Range(0, 300)
+            .Select(i => new ScoringEvent($"e{i}", "email_opened", At.AddHours(i), ActivityKey: $"mail-{i}"))
+            .ToArray();
+        var lead = await SeedLeadAsync(events);
+
+        var call = async () => await api.GrpcClient().GetVerdictAsync(new GetVerdictRequest
+        {
+            LeadId = lead,
+            AsOf = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(At.AddMinutes(30)),
+        });
+        (await call.Should().ThrowAsync<RpcException>()).Which.StatusCode.Should().Be(StatusCode.OutOfRange);
+    }
+
+    [Fact]
     public async Task GetVerdict_rejects_an_empty_lead_id_with_INVALID_ARGUMENT()
     {
         var call = async () => await api.GrpcClient().GetVerdictAsync(new GetVerdictRequest { LeadId = "" });

@@ -22,7 +22,20 @@ public sealed class LeadScoringService(IQuerySession session, ScoringModelProvid
         var view = await session.LoadAsync<LeadScoreView>(request.LeadId, context.CancellationToken)
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{request.LeadId}' is not known (no events scored yet)"));
 
-        var verdict = Scorer.Evaluate(view.State, models.Current, asOf);
-        return VerdictMapper.ToProto(request.LeadId, asOf, view, verdict);
+        try
+        {
+            var verdict = Scorer.Evaluate(view.State, models.Current, asOf);
+            return VerdictMapper.ToProto(request.LeadId, asOf, view, verdict);
+        }
+        catch (AsOfOutOfRangeException ex)
+        {
+            throw new RpcException(new Status(StatusCode.OutOfRange,
+                $"as_of {ex.AsOf:O} is before {ex.EarliestExactAsOf:O}, the earliest instant this lead's kept history scores exactly"));
+        }
+        catch (ModelMismatchException ex)
+        {
+            throw new RpcException(new Status(StatusCode.FailedPrecondition,
+                $"the lead's score was built by another model version; rebuild the LeadScore projection ({ex.Message})"));
+        }
     }
 }

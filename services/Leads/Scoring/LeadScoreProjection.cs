@@ -43,7 +43,7 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
                 DetectStageChange(view, e, r.SourceEventId);
                 break;
             case ProfileUpdated p:
-                view.State.ApplyProfile(new LeadProfile(p.Email, p.JobTitle, p.CompanySize, p.Industry, p.Country, p.BudgetAuthority), _model);
+                view.State.ApplyProfile(new LeadProfile(p.Email, p.JobTitle, p.CompanySize, p.Industry, p.Country, p.BudgetAuthority), _model, p.OccurredAt);
                 Track(view, p.OccurredAt);
                 DetectStageChange(view, e, p.SourceEventId);
                 break;
@@ -72,11 +72,12 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
         view.IsMql = view.State.IsMql;
         if (transition is null) return;
 
+        // transition.At is when the score crossed (for a decay exit it can be before asOf).
+        var kind = transition.Direction == StageDirection.EnteredMql ? StageChangeKind.EnteredMql : StageChangeKind.ExitedMql;
         var verdict = Scorer.Evaluate(view.State, _model, asOf);
-        var kind = view.State.IsMql ? StageChangeKind.EnteredMql : StageChangeKind.ExitedMql;
         view.RecentStageChanges.Add(new StageChange(
-            kind, e.Id, sourceEventId, asOf, verdict.TotalScore, verdict.FitScore, verdict.EngagementScore,
-            verdict.Tier.ToString(), TraceParentHeader(e)));
+            kind, e.Id, sourceEventId, transition.At, transition.TotalScore, verdict.FitScore, verdict.EngagementScore,
+            transition.Tier.ToString(), TraceParentHeader(e)));
         if (view.RecentStageChanges.Count > LeadScoreView.StageChangesKept)
         {
             view.RecentStageChanges.RemoveRange(0, view.RecentStageChanges.Count - LeadScoreView.StageChangesKept);
