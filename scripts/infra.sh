@@ -11,7 +11,7 @@ broker_up() {
   [ -f "$BROKER_DLL" ] || dotnet build "$ROOT/tools/DevBroker" -c "$CONFIGURATION" -v quiet -nologo >/dev/null
   mkdir -p "$RUN_DIR/logs"
   nohup dotnet "$BROKER_DLL" --brokers 3 \
-    --topics "engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6" \
+    --topics "${SCORING_KAFKA_TOPICS:-engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6}" \
     --bootstrap-file "$KAFKA_BOOTSTRAP_FILE" ${SCORING_KAFKA_PORT_BASE:+--port-base "$SCORING_KAFKA_PORT_BASE"} \
     >"$RUN_DIR/logs/broker.log" 2>&1 &
   echo $! >"$RUN_DIR/broker.pid"

@@ -20,6 +20,23 @@ public sealed partial class ServiceProcess : IAsyncDisposable
     public string Output => string.Join(Environment.NewLine, _output);
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
+    public int ProcessId => _process.Id;
+
+    /// <summary>Peak resident set size so far (VmHWM), in bytes; null once the process is gone.</summary>
+    public long? PeakRssBytes() => ReadStatusKb("VmHWM") * 1024;
+
+    private long? ReadStatusKb(string field)
+    {
+        try
+        {
+            var line = File.ReadLines($"/proc/{_process.Id}/status").FirstOrDefault(l => l.StartsWith(field + ":", StringComparison.Ordinal));
+            return line is null ? null : long.Parse(line[(field.Length + 1)..].Trim().Split(' ')[0], System.Globalization.CultureInfo.InvariantCulture);
+        }
+        catch (IOException)
+        {
+            return null;
+        }
+    }
 
     public static ServiceProcess Start(string project, IReadOnlyDictionary<string, string> environment)
     {

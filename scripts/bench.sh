@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# `make bench`: measures the real platform on this machine (ingest, projection, verdict latency, freshness,
+# memory), each figure beside a baseline measured in the same run. Prints a table and appends it to
+# .run/bench/results.md; docs/benchmarks.md records curated runs. Sizes: BENCH_EVENTS, BENCH_LEADS.
+export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/bench}"
+export SCORING_PG_PORT="${SCORING_BENCH_PG_PORT:-55435}"
+export SCORING_KAFKA_TOPICS="engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6,bench-engagement:6"
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+cleanup() { "$ROOT/scripts/infra.sh" down || true; }
+trap cleanup EXIT INT TERM
+
+mkdir -p "$RUN_DIR"
+log "building (Release)"
+dotnet build "$ROOT/ScoringPlatform.sln" -c Release -v quiet -nologo
+"$ROOT/scripts/infra.sh" up
+# shellcheck disable=SC1091
+source "$RUN_DIR/infra.env"
+export SCORING_TEST_PG="$ConnectionStrings__EventStore" SCORING_TEST_KAFKA="$Kafka__BootstrapServers" SCORING_CONFIGURATION=Release
+
+RESULTS="$RUN_DIR/results.md"
+{
+  echo "## make bench, $(date -u '+%Y-%m-%d %H:%M') UTC"
+  echo
+  echo "Machine: $(nproc) cores ($(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)), $(free -g | awk '/Mem:/ {print $2}') GiB RAM, $(. /etc/os-release && echo "$PRETTY_NAME"), .NET $(dotnet --version), PostgreSQL $(psql --version | awk '{print $3}'), librdkafka mock cluster (3 brokers)."
+} >>"$RESULTS"
+
+dotnet "$ROOT/tests/Benchmarks/PlatformBench/bin/Release/net10.0/PlatformBench.dll" \
+  --events "${BENCH_EVENTS:-1000000}" --leads "${BENCH_LEADS:-100000}" --baseline-events "${BENCH_BASELINE_EVENTS:-200000}" \
+  --freshness-seconds "${BENCH_FRESHNESS_SECONDS:-30}" --output "$RESULTS" ${BENCH_ARGS:-}
+log "results appended to $RESULTS"

@@ -1,0 +1,78 @@
+using Npgsql;
+using ScoringPlatform.TestSupport;
+
+namespace ScoringPlatform.Benchmarks.Platform;
+
+/// <summary>The platform's services as processes on the bench infrastructure, with their peak memory.</summary>
+internal sealed class Platform(string schema, string topic) : IAsyncDisposable
+{
+    private readonly Dictionary<string, ServiceProcess> _running = [];
+    public Dictionary<string, long> PeakRss { get; } = [];
+    public int RestPort { get; } = TestEnvironment.FreePort();
+    public int GrpcPort { get; } = TestEnvironment.FreePort();
+    public string Schema => schema;
+
+    public async Task StartAsync(string project)
+    {
+        var port = project == "Api" ? RestPort : TestEnvironment.FreePort();
+        var env = new Dictionary<string, string>
+        {
+            ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
+            ["EventStore__Schema"] = schema,
+            ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
+            ["Kafka__EngagementTopic"] = topic,
+            ["Kafka__ConsumerGroup"] = "bench-" + schema,
+            ["Logging__LogLevel__Default"] = "Warning",
+            ["ASPNETCORE_ENVIRONMENT"] = "Production",
+        };
+        if (project == "Api")
+        {
+            env["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}";
+            env["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{GrpcPort}";
+        }
+        else
+        {
+            env["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{port}";
+        }
+
+        var service = ServiceProcess.Start(project, env);
+        _running[project] = service;
+        await service.WaitUntilHealthyAsync(port, TimeSpan.FromMinutes(2));
+    }
+
+    public void SampleMemory()
+    {
+        foreach (var (name, service) in _running)
+        {
+            if (service.PeakRssBytes() is { } rss) PeakRss[name] = Math.Max(PeakRss.GetValueOrDefault(name), rss);
+        }
+    }
+
+    public async Task StopAsync(string project)
+    {
+        if (!_running.Remove(project, out var service)) return;
+        if (service.PeakRssBytes() is { } rss) PeakRss[project] = Math.Max(PeakRss.GetValueOrDefault(project), rss);
+        await service.DisposeAsync();
+    }
+
+    public async Task<long> ScalarAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        var value = await command.ExecuteScalarAsync();
+        return value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    public Task<long> EventCountAsync() => ScalarAsync($"select count(*) from {schema}.mt_events");
+
+    public Task<long> ProjectionPositionAsync() =>
+        ScalarAsync($"select coalesce(max(last_seq_id), 0) from {schema}.mt_event_progression where name = 'LeadScore:All'");
+
+    public Task<long> HighWaterAsync() => ScalarAsync($"select coalesce(max(seq_id), 0) from {schema}.mt_events");
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var name in _running.Keys.ToList()) await StopAsync(name);
+    }
+}

@@ -1,0 +1,273 @@
+// `make bench` (scripts/bench.sh): ingest, projection, freshness and memory of the real platform on this
+// machine, each figure beside a raw baseline measured in the same run. Reports; asserts nothing.
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json;
+using Confluent.Kafka;
+using Grpc.Core;
+using Grpc.Net.Client;
+using JasperFx;
+using Marten;
+using ScoringPlatform.Api.V1;
+using ScoringPlatform.Benchmarks.Platform;
+using ScoringPlatform.Contracts;
+using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Scoring;
+using ScoringPlatform.TestSupport;
+
+var events = Arg("--events", 1_000_000);
+var leads = Arg("--leads", 100_000);
+var baselineEvents = Math.Min(events, Arg("--baseline-events", 200_000));
+var freshnessSeconds = Arg("--freshness-seconds", 30);
+var topic = ArgText("--topic", "bench-engagement");
+var output = ArgText("--output", "");
+var runId = Guid.NewGuid().ToString("N")[..8];
+var report = new Report();
+
+Console.WriteLine($"PlatformBench run {runId}: {events:N0} events over {leads:N0} leads; baselines on {baselineEvents:N0}; topic {topic}");
+var workload = Workload.Generate(events, leads, runId).ToList();
+
+// 1. Baselines (same PostgreSQL, same events).
+var copyRate = await Baselines.BinaryCopyAsync(TestEnvironment.PostgresConnectionString, workload.Take(baselineEvents).ToList());
+var martenRate = await Baselines.MartenAppendAsync(TestEnvironment.PostgresConnectionString, workload.Take(baselineEvents).ToList());
+Console.WriteLine($"baselines: COPY {copyRate:N0} rows/s, Marten append {martenRate:N0} events/s");
+
+// 2. Load the topic, as websites would, before the consumer starts (measures the consumer, not the producer).
+var produceWatch = Stopwatch.StartNew();
+using (var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig
+       {
+           BootstrapServers = TestEnvironment.KafkaBootstrap, EnableIdempotence = true, LingerMs = 20, BatchSize = 1_000_000,
+           CompressionType = CompressionType.Lz4, QueueBufferingMaxMessages = 1_000_000,
+       }).Build())
+{
+    var failed = 0;
+    foreach (var (key, value, _) in workload)
+    {
+        while (true)
+        {
+            try
+            {
+                producer.Produce(topic, new Message<string, byte[]> { Key = key, Value = value }, r => { if (r.Error.IsError) Interlocked.Increment(ref failed); });
+                break;
+            }
+            catch (ProduceException<string, byte[]> ex) when (ex.Error.Code == ErrorCode.Local_QueueFull)
+            {
+                producer.Poll(TimeSpan.FromMilliseconds(50));
+            }
+        }
+    }
+
+    producer.Flush();
+    if (failed > 0) throw new InvalidOperationException($"{failed} messages failed to produce");
+}
+
+Console.WriteLine($"produced {events:N0} events in {produceWatch.Elapsed.TotalSeconds:0.0}s ({events / produceWatch.Elapsed.TotalSeconds:N0}/s)");
+
+await using var platform = new Platform("bench_" + runId, topic);
+using var sampler = new Timer(_ => platform.SampleMemory(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
+
+// 3. Ingest: Kafka -> Ingestion -> event store, idempotent, offsets committed after each append.
+await platform.StartAsync("Ingestion");
+var ingestWatch = Stopwatch.StartNew();
+await WaitForAsync(platform.EventCountAsync, n => n >= events, "ingestion");
+var ingestSeconds = ingestWatch.Elapsed.TotalSeconds;
+var ingestRate = events / ingestSeconds;
+var committed = CommittedOffsets(topic, "bench-" + platform.Schema);
+Console.WriteLine($"ingest: {events:N0} events in {ingestSeconds:0.0}s; committed offsets {committed:N0}");
+report.Add("Ingest: engagement-events -> event store (idempotent, offsets committed)", Report.Rate(ingestRate),
+    $"COPY {Report.Rate(copyRate)}; Marten append {Report.Rate(martenRate)}",
+    $"{Report.Ratio(ingestRate / copyRate)} of COPY, {Report.Ratio(ingestRate / martenRate)} of Marten",
+    ">= 20,000/s", Report.AtLeast(ingestRate, 20_000));
+report.Add("Ingest: committed consumer offsets after the run", committed.ToString("N0", CultureInfo.InvariantCulture), "", "", $"= {events:N0}",
+    committed == events ? "MET" : "MISSED");
+
+// 4. Projection catch-up on everything ingested (the daemon starts behind by the whole run).
+var highWater = await platform.HighWaterAsync();
+var catchUpWatch = Stopwatch.StartNew();
+await platform.StartAsync("Projections");
+await WaitForAsync(platform.ProjectionPositionAsync, p => p >= highWater, "projection catch-up");
+var catchUpRate = highWater / catchUpWatch.Elapsed.TotalSeconds;
+report.Add("Projection: daemon catch-up on the ingested events", Report.Rate(catchUpRate), $"ingest {Report.Rate(ingestRate)}",
+    Report.Ratio(catchUpRate / ingestRate), ">= ingest rate (keeps up)", Report.AtLeast(catchUpRate, ingestRate));
+await platform.StopAsync("Projections");
+
+// 5. Full rebuild from scratch (same projection code, Marten's rebuild path; side effects are off in rebuilds).
+using (var store = DocumentStore.For(o => LeadEventStore.Configure(o, TestEnvironment.PostgresConnectionString, platform.Schema, ScoringModel.Default)))
+{
+    using var daemon = await store.BuildProjectionDaemonAsync();
+    var rebuildWatch = Stopwatch.StartNew();
+    await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromMinutes(30), CancellationToken.None);
+    var rebuildRate = await platform.HighWaterAsync() / rebuildWatch.Elapsed.TotalSeconds;
+    report.Add("Projection: full rebuild", Report.Rate(rebuildRate), $"COPY {Report.Rate(copyRate)}", Report.Ratio(rebuildRate / copyRate),
+        ">= 30,000/s", Report.AtLeast(rebuildRate, 30_000));
+}
+
+// 6. Freshness under 1,000 events/s of background load: produce -> verdict reflects it, -> MqlCrossed on lead-lifecycle.
+await platform.StartAsync("Projections");
+await platform.StartAsync("Api");
+var (toVerdict, toCrossed, probes) = await FreshnessAsync(platform, topic, runId, leads, TimeSpan.FromSeconds(freshnessSeconds));
+report.Add($"Freshness: produce -> verdict reflects it (p50 / p99, {probes} probes at 1k events/s)",
+    $"{Report.Ms(Report.Percentile(toVerdict, 0.5))} / {Report.Ms(Report.Percentile(toVerdict, 0.99))}", "", "", "p99 <= 500 ms",
+    Report.AtMost(Report.Percentile(toVerdict, 0.99), 500, "ms"));
+report.Add($"Freshness: produce -> MqlCrossed on lead-lifecycle (p50 / p99, {toCrossed.Count} probes)",
+    $"{Report.Ms(Report.Percentile(toCrossed, 0.5))} / {Report.Ms(Report.Percentile(toCrossed, 0.99))}", "", "", "p99 <= 1,000 ms",
+    Report.AtMost(Report.Percentile(toCrossed, 0.99), 1000, "ms"));
+
+// 7. Memory.
+platform.SampleMemory();
+foreach (var (name, rss) in platform.PeakRss.OrderBy(x => x.Key))
+{
+    var mb = rss / 1024.0 / 1024.0;
+    report.Add($"Memory: peak RSS of {name}", $"{mb:N0} MB", "", "", "< 300 MB", Report.AtMost(mb, 300, "MB"));
+}
+
+Console.WriteLine();
+Console.WriteLine(report.ToMarkdown());
+if (output.Length > 0)
+{
+    await File.AppendAllTextAsync(output, $"\n### Platform run {runId} ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {events:N0} events / {leads:N0} leads)\n\n{report.ToMarkdown()}");
+}
+
+return 0;
+
+static async Task WaitForAsync(Func<Task<long>> probe, Func<long, bool> done, string what)
+{
+    long last = -1;
+    var lastChange = Stopwatch.StartNew();
+    while (true)
+    {
+        var value = await probe();
+        if (done(value)) return;
+        if (value != last) { last = value; lastChange.Restart(); }
+        if (lastChange.Elapsed > TimeSpan.FromMinutes(3)) throw new TimeoutException($"{what} made no progress for 3 minutes (at {value:N0})");
+        await Task.Delay(100);
+    }
+}
+
+static long CommittedOffsets(string topic, string group)
+{
+    using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = TestEnvironment.KafkaBootstrap }).Build();
+    var partitions = admin.GetMetadata(topic, TimeSpan.FromSeconds(10)).Topics[0].Partitions
+        .Select(p => new TopicPartition(topic, p.PartitionId)).ToList();
+    using var consumer = new ConsumerBuilder<Ignore, Ignore>(new ConsumerConfig { BootstrapServers = TestEnvironment.KafkaBootstrap, GroupId = group }).Build();
+    return consumer.Committed(partitions, TimeSpan.FromSeconds(10)).Sum(o => Math.Max(0, o.Offset.Value));
+}
+
+static async Task<(List<double> ToVerdict, List<double> ToCrossed, int Probes)> FreshnessAsync(
+    Platform platform, string topic, string runId, int leads, TimeSpan duration)
+{
+    using var cts = new CancellationTokenSource(duration + TimeSpan.FromSeconds(30));
+    using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = TestEnvironment.KafkaBootstrap, LingerMs = 1 }).Build();
+    var crossedAt = new ConcurrentDictionary<string, long>();
+    var probePrefix = $"probe-{runId}-";
+
+    var listener = Task.Run(() =>
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = TestEnvironment.KafkaBootstrap, GroupId = "bench-lifecycle-" + runId, AutoOffsetReset = AutoOffsetReset.Earliest,
+            FetchWaitMaxMs = 10,
+        }).Build();
+        consumer.Subscribe(Topics.LeadLifecycle);
+        while (!cts.IsCancellationRequested)
+        {
+            try
+            {
+                var r = consumer.Consume(cts.Token);
+                if (r?.Message.Key is { } key && key.StartsWith(probePrefix, StringComparison.Ordinal)) crossedAt.TryAdd(key, Stopwatch.GetTimestamp());
+            }
+            catch (OperationCanceledException)
+            {
+            }
+        }
+
+        consumer.Close();
+    });
+
+    // Background: 1,000 events/s to existing leads, paced on a timeline.
+    var background = Task.Run(async () =>
+    {
+        var generated = Workload.Generate(int.MaxValue, leads, runId + "-bg", seed: 7).GetEnumerator();
+        var watch = Stopwatch.StartNew();
+        long sent = 0;
+        while (watch.Elapsed < duration)
+        {
+            var due = (long)(watch.Elapsed.TotalSeconds * 1000);
+            for (; sent < due && generated.MoveNext(); sent++)
+            {
+                producer.Produce(topic, new Message<string, byte[]> { Key = generated.Current.Key, Value = generated.Current.Value });
+            }
+
+            await Task.Delay(2);
+        }
+    });
+
+    using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{platform.GrpcPort}");
+    var client = new LeadScoring.LeadScoringClient(channel);
+    var toVerdict = new List<double>();
+    var toCrossed = new List<double>();
+    var probes = 0;
+    var probeWatch = Stopwatch.StartNew();
+    while (probeWatch.Elapsed < duration)
+    {
+        var lead = probePrefix + probes++;
+        // A fit lead (fit 40): the demo request that follows takes it over the threshold at once.
+        await ProduceAsync(producer, topic, new EngagementEvent
+        {
+            Id = lead + "-profile", Type = EngagementEventTypes.ProfileUpdated, LeadId = lead, OccurredAt = DateTimeOffset.UtcNow,
+            Traits = new LeadTraits { Email = "vp@acme-industries.com", JobTitle = "VP Engineering", CompanySize = 400, Industry = "software", Country = "US" },
+        });
+        await PollAsync(client, lead, v => v.EventCount >= 1, TimeSpan.FromSeconds(10));
+
+        var sentAt = Stopwatch.GetTimestamp();
+        await ProduceAsync(producer, topic, new EngagementEvent
+        {
+            Id = lead + "-demo", Type = EngagementEventTypes.FormSubmitted, LeadId = lead, OccurredAt = DateTimeOffset.UtcNow,
+            Properties = new() { ["formType"] = JsonSerializer.SerializeToElement("demo_request") },
+        });
+        if (await PollAsync(client, lead, v => v.IsMql, TimeSpan.FromSeconds(10)))
+        {
+            toVerdict.Add(Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds);
+        }
+
+        var deadline = Stopwatch.StartNew();
+        while (!crossedAt.ContainsKey(lead) && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(2);
+        if (crossedAt.TryGetValue(lead, out var arrived)) toCrossed.Add(Stopwatch.GetElapsedTime(sentAt, arrived).TotalMilliseconds);
+    }
+
+    await background;
+    cts.Cancel();
+    await listener;
+    toVerdict.Sort();
+    toCrossed.Sort();
+    return (toVerdict, toCrossed, probes);
+}
+
+static async Task ProduceAsync(IProducer<string, byte[]> producer, string topic, EngagementEvent evt) =>
+    await producer.ProduceAsync(topic, new Message<string, byte[]> { Key = evt.LeadId!, Value = JsonSerializer.SerializeToUtf8Bytes(evt, ContractJson.Options) });
+
+static async Task<bool> PollAsync(LeadScoring.LeadScoringClient client, string lead, Func<ScoringPlatform.Api.V1.Verdict, bool> until, TimeSpan timeout)
+{
+    var watch = Stopwatch.StartNew();
+    while (watch.Elapsed < timeout)
+    {
+        try
+        {
+            if (until(await client.GetVerdictAsync(new GetVerdictRequest { LeadId = lead }))) return true;
+        }
+        catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+        {
+        }
+
+        await Task.Delay(5);
+    }
+
+    return false;
+}
+
+int Arg(string name, int fallback) =>
+    Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? int.Parse(args[i + 1], CultureInfo.InvariantCulture) : fallback;
+
+string ArgText(string name, string fallback) =>
+    Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
