@@ -1,103 +1,107 @@
-// DevBroker: hosts librdkafka's built-in mock cluster, a Kafka-protocol server on 127.0.0.1 TCP ports,
-// for `make run` and `make test`. Real clients (in other processes) connect to it like to any broker.
-// Usage: DevBroker [--brokers 3] [--topics name:partitions,...] [--bootstrap-file PATH]
+// DevBroker: hosts librdkafka's built-in mock cluster - Kafka-protocol brokers on 127.0.0.1 TCP ports - for
+// `make run` and the tests. Clients in other processes connect to it as to any Kafka cluster.
+// Run `DevBroker --help` for the options.
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using Confluent.Kafka;
 using ScoringPlatform.Tools.DevBroker;
 
-var brokers = 3;
-var topics = "engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6";
-string? bootstrapFile = null;
-for (var i = 0; i < args.Length; i++)
+var options = Options.Parse(args, out var error);
+if (options is null)
 {
-    string Next() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{args[i]} needs a value");
-    try
+    if (error is null)
     {
-        switch (args[i])
-        {
-            case "--brokers": brokers = int.Parse(Next(), System.Globalization.CultureInfo.InvariantCulture); break;
-            case "--topics": topics = Next(); break;
-            case "--bootstrap-file": bootstrapFile = Path.GetFullPath(Next()); break;
-            case "-h" or "--help":
-                Console.WriteLine("usage: DevBroker [--brokers N] [--topics name:partitions,...] [--bootstrap-file PATH]");
-                return 0;
-            default: throw new ArgumentException($"unknown argument '{args[i]}'");
-        }
+        Console.WriteLine(Options.Usage);
+        return 0;
     }
-    catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
-    {
-        Console.Error.WriteLine($"DevBroker: {ex.Message} (see --help)");
-        return 2;
-    }
-}
 
-if (brokers is < 1 or > 9)
-{
-    Console.Error.WriteLine("DevBroker: --brokers must be between 1 and 9");
+    Console.Error.WriteLine($"DevBroker: {error}");
+    Console.Error.WriteLine(Options.Usage);
     return 2;
 }
 
-var topicSpecs = new List<(string Name, int Partitions)>();
-foreach (var spec in topics.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-{
-    var parts = spec.Split(':');
-    if (parts.Length != 2 || parts[0].Length == 0 || !int.TryParse(parts[1], out var partitions) || partitions < 1)
-    {
-        Console.Error.WriteLine($"DevBroker: bad topic '{spec}', expected name:partitions");
-        return 2;
-    }
-
-    topicSpecs.Add((parts[0], partitions));
-}
-
-var errstr = new byte[512];
-var conf = Native.ConfNew();
-// The handle only owns the mock cluster (and its log output); it never connects anywhere.
-Native.ConfSet(conf, "client.id", "dev-broker", errstr, (nuint)errstr.Length);
-Native.ConfSet(conf, "log_level", "4", errstr, (nuint)errstr.Length); // no notice about the unset bootstrap.servers
-var rk = Native.New(Native.ProducerType, conf, errstr, (nuint)errstr.Length);
-if (rk == IntPtr.Zero)
-{
-    Console.Error.WriteLine($"DevBroker: rd_kafka_new failed: {Native.Text(errstr)}");
-    return 1;
-}
-
-var cluster = Native.MockClusterNew(rk, brokers);
-if (cluster == IntPtr.Zero)
-{
-    Console.Error.WriteLine("DevBroker: rd_kafka_mock_cluster_new failed");
-    Native.Destroy(rk);
-    return 1;
-}
-
-var replication = Math.Min(brokers, 3);
-foreach (var (name, partitions) in topicSpecs)
-{
-    var err = Native.MockTopicCreate(cluster, name, partitions, replication);
-    if (err != 0)
-    {
-        Console.Error.WriteLine($"DevBroker: creating topic {name} failed: {Native.Text(Native.ErrorString(err))}");
-        return 1;
-    }
-}
-
-var bootstrap = Native.Text(Native.MockClusterBootstraps(cluster));
-if (bootstrapFile is not null)
-{
-    Directory.CreateDirectory(Path.GetDirectoryName(bootstrapFile)!);
-    var temp = bootstrapFile + ".tmp";
-    File.WriteAllText(temp, bootstrap);
-    File.Move(temp, bootstrapFile, overwrite: true);
-}
-
-Console.WriteLine($"DevBroker ready bootstrap={bootstrap} brokers={brokers} topics={topics} librdkafka={Native.Text(Native.VersionStr())} ({Path.GetFileName(Native.LoadedFrom)})");
-
 using var stop = new ManualResetEventSlim();
-using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
-using var sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Set(); });
-stop.Wait();
+using var onTerm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, ctx => { ctx.Cancel = true; stop.Set(); });
+using var onInt = PosixSignalRegistration.Create(PosixSignal.SIGINT, ctx => { ctx.Cancel = true; stop.Set(); });
 
-if (bootstrapFile is not null) File.Delete(bootstrapFile);
-Native.MockClusterDestroy(cluster);
-Native.Destroy(rk);
-Console.WriteLine("DevBroker stopped");
-return 0;
+// A bootstrap file left by a killed run would point at dead ports: it only exists while we are ready.
+if (options.BootstrapFile is not null)
+{
+    Directory.CreateDirectory(Path.GetDirectoryName(options.BootstrapFile)!);
+    File.Delete(options.BootstrapFile);
+}
+
+MockCluster? cluster = null;
+var forwarders = new List<PortForwarder>();
+try
+{
+    Native.Bind();
+    cluster = new MockCluster(options.Brokers);
+    foreach (var topic in options.Topics) cluster.CreateTopic(topic.Name, topic.Partitions, options.ReplicationFactor);
+
+    var endpoints = new List<string>();
+    for (var id = 1; id <= options.Brokers; id++)
+    {
+        var port = cluster.ListenPorts[id - 1];
+        if (options.PortBase is { } portBase)
+        {
+            // The mock binds 127.0.0.1:0 (kernel-chosen port) and has no API to bind elsewhere, so a fixed port
+            // is a relay to it, and the broker advertises the fixed port in Metadata/FindCoordinator.
+            port = portBase + id - 1;
+            try
+            {
+                forwarders.Add(new PortForwarder(port, cluster.ListenPorts[id - 1]));
+            }
+            catch (SocketException ex)
+            {
+                throw new InvalidOperationException($"cannot listen on 127.0.0.1:{port} for broker {id}: {ex.Message}", ex);
+            }
+
+            cluster.Advertise(id, "127.0.0.1", port);
+        }
+
+        endpoints.Add($"127.0.0.1:{port}");
+    }
+
+    var bootstrap = string.Join(',', endpoints);
+    CheckReachable(bootstrap, options);
+
+    if (options.BootstrapFile is { } file)
+    {
+        var temp = $"{file}.{Environment.ProcessId}.tmp";
+        File.WriteAllText(temp, bootstrap);
+        File.Move(temp, file, overwrite: true);
+    }
+
+    Console.WriteLine($"DevBroker ready bootstrap={bootstrap}");
+    Console.Error.WriteLine(
+        $"DevBroker: {options.Brokers} broker(s), topics [{string.Join(", ", options.Topics.Select(t => $"{t.Name}:{t.Partitions}"))}] " +
+        $"with replication factor {options.ReplicationFactor}, librdkafka {Library.VersionString} ({Path.GetFileName(Native.LoadedFile)}); " +
+        "stop with SIGINT/SIGTERM");
+    stop.Wait();
+    return 0;
+}
+catch (Exception ex) when (ex is InvalidOperationException or DllNotFoundException or EntryPointNotFoundException or KafkaException or IOException)
+{
+    Console.Error.WriteLine($"DevBroker: {ex.Message}");
+    return 1;
+}
+finally
+{
+    if (options.BootstrapFile is not null) File.Delete(options.BootstrapFile);
+    foreach (var forwarder in forwarders) forwarder.Dispose();
+    cluster?.Dispose();
+}
+
+// Ready means a client got through: Metadata over TCP (through the relays, if any) lists every broker and topic.
+static void CheckReachable(string bootstrap, Options options)
+{
+    using var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap })
+        .SetLogHandler((_, _) => { })
+        .Build();
+    var metadata = admin.GetMetadata(TimeSpan.FromSeconds(10));
+    var missing = options.Topics.Where(t => metadata.Topics.Find(m => m.Topic == t.Name)?.Partitions.Count != t.Partitions).ToList();
+    if (metadata.Brokers.Count != options.Brokers || missing.Count > 0)
+        throw new InvalidOperationException(
+            $"cluster not as asked: {metadata.Brokers.Count} broker(s) in metadata, topics missing or wrong: {string.Join(", ", missing.Select(t => t.Name))}");
+}
