@@ -14,7 +14,7 @@ public sealed class IdempotentAppendTests(StoreFixture fixture) : IClassFixture<
     {
         ConnectionString = TestEnvironment.PostgresConnectionString,
         Schema = fixture.Schema,
-    }));
+    }), Options.Create(new IngestionOptions { AppendConcurrency = 2 }));
 
     private static PendingEvent Pending(string lead, string sourceId) =>
         new(lead, EventIds.FromSourceId(sourceId),
@@ -42,6 +42,25 @@ public sealed class IdempotentAppendTests(StoreFixture fixture) : IClassFixture<
 
         result.Should().Be(new AppendResult(1, 1));
         (await fixture.CountEventsAsync(lead)).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task A_batch_split_over_parallel_transactions_keeps_each_leads_events_in_order_and_counts_each_once()
+    {
+        var leads = Enumerable.Range(0, 10).Select(_ => TestEnvironment.Unique("lead")).ToArray();
+        var batch = Enumerable.Range(0, 60).Select(i => Pending(leads[i % 10], $"{leads[i % 10]}-{i / 10}")).ToList();
+        batch.AddRange(batch.Take(5));
+
+        var result = await Appender().AppendAsync(batch, CancellationToken.None);
+
+        result.Should().Be(new AppendResult(60, 5));
+        await using var query = fixture.Store.QuerySession();
+        foreach (var lead in leads)
+        {
+            var stream = await query.Events.FetchStreamAsync(lead);
+            stream.Select(e => ((EngagementRecorded)e.Data).SourceEventId)
+                .Should().Equal(Enumerable.Range(0, 6).Select(n => $"{lead}-{n}"), "a lead's events keep their order");
+        }
     }
 
     [Fact]

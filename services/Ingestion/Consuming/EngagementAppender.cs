@@ -15,11 +15,39 @@ public readonly record struct AppendResult(int Appended, int Duplicates);
 /// Ids already stored are skipped up front (one query per batch); the unique index on event ids is the
 /// guarantee, and if it fires (a race with another writer) the batch falls back to one event at a time.
 /// </summary>
-public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStoreOptions> options)
+public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStoreOptions> options, IOptions<IngestionOptions> ingestion)
 {
     private const string UniqueViolation = "23505";
 
+    /// <summary>
+    /// Appends the batch over <see cref="IngestionOptions.AppendConcurrency"/> transactions at once, the streams
+    /// split by lead so each lead's events stay in order in one transaction. PostgreSQL then works on
+    /// several appends in parallel; the caller commits offsets only when all of them succeeded.
+    /// </summary>
     public async Task<AppendResult> AppendAsync(IReadOnlyList<PendingEvent> batch, CancellationToken ct)
+    {
+        var concurrency = ingestion.Value.AppendConcurrency;
+        if (concurrency <= 1 || batch.Count < 2 * concurrency) return await AppendPartAsync(batch, ct);
+
+        var parts = new List<PendingEvent>[concurrency];
+        for (var i = 0; i < concurrency; i++) parts[i] = new List<PendingEvent>(batch.Count / concurrency + 1);
+        foreach (var e in batch)
+        {
+            parts[(int)((uint)StableHash(e.StreamKey) % (uint)concurrency)].Add(e);
+        }
+
+        var results = await Task.WhenAll(parts.Where(p => p.Count > 0).Select(p => AppendPartAsync(p, ct)));
+        return new AppendResult(results.Sum(r => r.Appended), results.Sum(r => r.Duplicates));
+    }
+
+    private static int StableHash(string key)
+    {
+        var hash = 17;
+        foreach (var c in key) hash = unchecked(hash * 31 + c);
+        return hash;
+    }
+
+    private async Task<AppendResult> AppendPartAsync(IReadOnlyList<PendingEvent> batch, CancellationToken ct)
     {
         var unique = new List<PendingEvent>(batch.Count);
         var seen = new HashSet<Guid>();
