@@ -49,12 +49,17 @@ public static class LeadEventStore
         // Needed with the DistributedLock fallback on this package mirror (see README, "Marten and the package mirror").
         opts.Events.UseAdvisoryLockTransaction = true;
 
+        // Freshness: wake the daemon on append (LISTEN/NOTIFY) instead of waiting for the next poll.
+        opts.Events.UseListenNotifyForEventAppends = true;
+        opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(100);
+        opts.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(500);
+
         opts.Events.AddEventType<EngagementRecorded>();
         opts.Events.AddEventType<ProfileUpdated>();
         opts.Events.AddEventType<MqlCrossed>();
         opts.Events.AddEventType<MqlExited>();
 
-        opts.Projections.Add(new LeadScoreProjection(model), ProjectionLifecycle.Async);
+        opts.Projections.Add(new LeadScoreProjection(model), ProjectionLifecycle.Async, o => o.BatchSize = 2_000);
         opts.Schema.For<LeadScoreView>().Identity(x => x.Id);
     }
 }
