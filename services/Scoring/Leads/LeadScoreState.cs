@@ -389,21 +389,21 @@ public sealed class LeadScoreState
 /// <summary>Per engagement rule: decayed sums normalised to the state's reference instant, and explanation data.</summary>
 public sealed class RuleAccumulator
 {
-    public string RuleId { get; set; } = "";
+    [JsonPropertyName("r")] public string RuleId { get; set; } = "";
 
     /// <summary>Σ p·2^((t−ref)/h) over all counted events.</summary>
-    public double Total { get; set; }
+    [JsonPropertyName("t"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public double Total { get; set; }
 
-    public int Count { get; set; }
+    [JsonPropertyName("c"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int Count { get; set; }
 
     /// <summary>The part of <see cref="Total"/> from events folded out of the history.</summary>
-    public double Base { get; set; }
+    [JsonPropertyName("b"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public double Base { get; set; }
 
-    public int BaseCount { get; set; }
-    public long BaseLastTicks { get; set; }
+    [JsonPropertyName("bc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int BaseCount { get; set; }
+    [JsonPropertyName("bt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long BaseLastTicks { get; set; }
 
     /// <summary>The newest counted events (newest first, at most three): the top contributors of a rule are its newest.</summary>
-    public List<EventRef> Latest { get; set; } = new(LeadScoreState.LatestPerRule + 1);
+    [JsonPropertyName("l")] public List<EventRef> Latest { get; set; } = new(LeadScoreState.LatestPerRule + 1);
 
     internal void InsertLatest(long ticks, string eventId)
     {
@@ -429,19 +429,19 @@ public sealed class RuleAccumulator
 
 public struct EventRef
 {
-    public long Ticks { get; set; }
-    public string EventId { get; set; }
+    [JsonPropertyName("t")] public long Ticks { get; set; }
+    [JsonPropertyName("e")] public string EventId { get; set; }
 }
 
 public struct CountedEvent
 {
-    public int Rule { get; set; }
-    public long Ticks { get; set; }
+    [JsonPropertyName("r")] public int Rule { get; set; }
+    [JsonPropertyName("t")] public long Ticks { get; set; }
 
     /// <summary>Points·2^((t−ref)/h), normalised like the accumulators (so folding it into the base needs no exp2).</summary>
-    public double Value { get; set; }
+    [JsonPropertyName("v")] public double Value { get; set; }
 
-    public string EventId { get; set; }
+    [JsonPropertyName("e")] public string EventId { get; set; }
 }
 
 /// <summary>The earliest counted occurrences (ticks, ascending) of one rule/activity/day, inline so updates do not allocate.</summary>
