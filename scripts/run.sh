@@ -46,6 +46,8 @@ main() {
   log "building (dotnet restore + build, $CONFIGURATION)"
   dotnet build "$ROOT/ScoringPlatform.sln" -c "$CONFIGURATION" -v quiet -nologo >"$RUN_DIR/logs/build.log" 2>&1 \
     || { tail -n 40 "$RUN_DIR/logs/build.log" >&2; die "build failed (log: $RUN_DIR/logs/build.log)"; }
+  # Fixed, printable broker ports for the embedded default (the dev broker relays them to the mock cluster).
+  export SCORING_KAFKA_PORT_BASE="${SCORING_KAFKA_PORT_BASE:-19092}"
   "$ROOT/scripts/infra.sh" up
   # shellcheck disable=SC1091
   source "$RUN_DIR/infra.env"
