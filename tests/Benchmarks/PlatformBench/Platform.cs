@@ -25,6 +25,12 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             ["Logging__LogLevel__Default"] = "Warning",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
+        // Experiments: BENCH_SVC_<Setting> is passed to every service as <Setting> (e.g. BENCH_SVC_Ingestion__AppendConcurrency=1).
+        foreach (System.Collections.DictionaryEntry v in Environment.GetEnvironmentVariables())
+        {
+            if (v.Key is string key && key.StartsWith("BENCH_SVC_", StringComparison.Ordinal)) env[key["BENCH_SVC_".Length..]] = (string)v.Value!;
+        }
+
         if (project == "Api")
         {
             env["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}";
