@@ -32,6 +32,8 @@ public static class PageCategories
     public const string Docs = "docs";
     public const string Careers = "careers";
     public const string Other = "other";
+
+    public static readonly IReadOnlyList<string> All = [Pricing, Product, Blog, CaseStudy, Docs, Careers, Other];
 }
 
 /// <summary>Values of <c>properties.formType</c> on <c>form_submitted</c>.</summary>
@@ -41,4 +43,6 @@ public static class FormTypes
     public const string ContactSales = "contact_sales";
     public const string Newsletter = "newsletter";
     public const string Other = "other";
+
+    public static readonly IReadOnlyList<string> All = [DemoRequest, ContactSales, Newsletter, Other];
 }

@@ -3,7 +3,6 @@ using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using Polly;
-using Polly.Retry;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.ServiceDefaults;
@@ -30,22 +29,8 @@ internal sealed partial class EngagementConsumer(
 
     // Event-store failures (PostgreSQL down, failover) are retried without end: offsets stay uncommitted,
     // nothing is skipped, and consumption resumes where it stopped.
-    private readonly ResiliencePipeline _storeRetry = new ResiliencePipelineBuilder()
-        .AddRetry(new RetryStrategyOptions
-        {
-            MaxRetryAttempts = int.MaxValue,
-            Delay = TimeSpan.FromMilliseconds(200),
-            BackoffType = DelayBackoffType.Exponential,
-            MaxDelay = TimeSpan.FromSeconds(10),
-            UseJitter = true,
-            ShouldHandle = new PredicateBuilder().Handle<Exception>(ex => ex is not OperationCanceledException),
-            OnRetry = args =>
-            {
-                LogStoreRetry(logger, args.AttemptNumber + 1, args.Outcome.Exception);
-                return ValueTask.CompletedTask;
-            },
-        })
-        .Build();
+    private readonly ResiliencePipeline _storeRetry = Resilience.RetryUntilCancelled(
+        _ => true, (attempt, ex) => LogStoreRetry(logger, attempt, ex));
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // librdkafka's Consume blocks: keep it off the shared thread pool.

@@ -5,7 +5,6 @@ using JasperFx.Events.Projections;
 using Marten;
 using Marten.Subscriptions;
 using Polly;
-using Polly.Retry;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads;
 using ScoringPlatform.ServiceDefaults;
@@ -33,22 +32,8 @@ public sealed partial class LifecycleRelay : SubscriptionBase
         Name = RelayName;
         IncludeType<MqlCrossed>();
         IncludeType<MqlExited>();
-        _retry = new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = int.MaxValue,
-                Delay = TimeSpan.FromMilliseconds(200),
-                BackoffType = DelayBackoffType.Exponential,
-                MaxDelay = TimeSpan.FromSeconds(10),
-                UseJitter = true,
-                ShouldHandle = new PredicateBuilder().Handle<Confluent.Kafka.KafkaException>(),
-                OnRetry = args =>
-                {
-                    LogRetry(_logger, args.AttemptNumber + 1, args.Outcome.Exception);
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+        _retry = Resilience.RetryUntilCancelled(
+            ex => ex is Confluent.Kafka.KafkaException, (attempt, ex) => LogRetry(_logger, attempt, ex));
     }
 
     public override async Task<IChangeListener> ProcessEventsAsync(

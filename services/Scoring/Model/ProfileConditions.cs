@@ -1,3 +1,4 @@
+using ScoringPlatform.Contracts;
 namespace ScoringPlatform.Scoring;
 
 /// <summary>What a profile rule or hard rule tests. JSON names are snake_case (e.g. <c>target_title</c>).</summary>
@@ -14,35 +15,21 @@ public enum ProfileCondition
     JobSeekerTitle,
 }
 
-/// <summary>Event type names (mirrors the contracts; the library takes plain strings).</summary>
+/// <summary>Event type names and their categories, as the wire contracts define them.</summary>
 public static class EventTypes
 {
-    public const string PageViewed = "page_viewed";
-    public const string ContentDownloaded = "content_downloaded";
-    public const string WebinarRegistered = "webinar_registered";
-    public const string WebinarAttended = "webinar_attended";
-    public const string EmailOpened = "email_opened";
-    public const string EmailClicked = "email_clicked";
-    public const string FormSubmitted = "form_submitted";
-    public const string TrialStarted = "trial_started";
-    public const string Unsubscribed = "unsubscribed";
-    public const string ProfileUpdated = "profile_updated";
-    public const string SalesContacted = "sales_contacted";
+    public const string ProfileUpdated = EngagementEventTypes.ProfileUpdated;
 
-    public static readonly IReadOnlyList<string> All =
-    [
-        PageViewed, ContentDownloaded, WebinarRegistered, WebinarAttended, EmailOpened, EmailClicked,
-        FormSubmitted, TrialStarted, Unsubscribed, ProfileUpdated, SalesContacted,
-    ];
+    public static IReadOnlyCollection<string> All => EngagementEventTypes.All;
 
     /// <summary>Categories an event type can carry; types not listed here carry none a rule can select on.</summary>
     public static readonly IReadOnlyDictionary<string, IReadOnlyList<string>> Categories = new Dictionary<string, IReadOnlyList<string>>
     {
-        [PageViewed] = ["pricing", "product", "blog", "case_study", "docs", "careers", "other"],
-        [FormSubmitted] = ["demo_request", "contact_sales", "newsletter", "other"],
+        [EngagementEventTypes.PageViewed] = PageCategories.All,
+        [EngagementEventTypes.FormSubmitted] = FormTypes.All,
     };
 
-    public static bool IsKnown(string type) => All.Contains(type);
+    public static bool IsKnown(string type) => EngagementEventTypes.All.Contains(type);
 }
 
 internal static class ProfileConditions
