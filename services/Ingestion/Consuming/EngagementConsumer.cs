@@ -63,12 +63,7 @@ internal sealed partial class EngagementConsumer(
 
                 // Once read, a batch is finished even if shutdown starts: its offsets are then committed.
                 await ProcessBatchAsync(batch, CancellationToken.None);
-                foreach (var message in batch)
-                {
-                    consumer.StoreOffset(message);
-                }
-
-                consumer.Commit();
+                CommitOffsets(consumer, batch);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -78,6 +73,25 @@ internal sealed partial class EngagementConsumer(
         {
             consumer.Close();
             LogStopped(logger);
+        }
+    }
+
+    private void CommitOffsets(IConsumer<byte[]?, byte[]?> consumer, List<ConsumeResult<byte[]?, byte[]?>> batch)
+    {
+        try
+        {
+            foreach (var message in batch)
+            {
+                consumer.StoreOffset(message);
+            }
+
+            consumer.Commit();
+        }
+        catch (KafkaException ex) when (!ex.Error.IsFatal)
+        {
+            // A rebalance took partitions away mid-batch: their new owner re-reads those messages, and the
+            // idempotent append counts them once.
+            LogCommitSkipped(logger, ex.Error.Reason);
         }
     }
 
@@ -163,6 +177,9 @@ internal sealed partial class EngagementConsumer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Partitions assigned: {Partitions}")]
     private static partial void LogAssigned(ILogger logger, string partitions);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Offsets of a batch not committed ({Reason}); its messages will be re-read and deduplicated")]
+    private static partial void LogCommitSkipped(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer stopped; offsets committed")]
     private static partial void LogStopped(ILogger logger);
