@@ -27,5 +27,7 @@ RESULTS="$RUN_DIR/results.md"
 
 dotnet "$ROOT/tests/Benchmarks/PlatformBench/bin/Release/net10.0/PlatformBench.dll" \
   --events "${BENCH_EVENTS:-1000000}" --leads "${BENCH_LEADS:-100000}" --baseline-events "${BENCH_BASELINE_EVENTS:-200000}" \
-  --freshness-seconds "${BENCH_FRESHNESS_SECONDS:-30}" --output "$RESULTS" ${BENCH_ARGS:-}
+  --freshness-seconds "${BENCH_FRESHNESS_SECONDS:-30}" --output "$RESULTS" \
+  --verdict-load "$ROOT/tests/Benchmarks/VerdictLoad/bin/Release/net10.0/VerdictLoad.dll" \
+  --verdict-rates "${BENCH_VERDICT_RATES:-1000,5000,10000}" ${BENCH_ARGS:-}
 log "results appended to $RESULTS"

@@ -129,7 +129,35 @@ report.Add($"Freshness: produce -> MqlCrossed on lead-lifecycle (p50 / p99, {toC
     $"{Report.Ms(Report.Percentile(toCrossed, 0.5))} / {Report.Ms(Report.Percentile(toCrossed, 0.99))}", "", "", "p99 <= 1,000 ms",
     Report.AtMost(Report.Percentile(toCrossed, 0.99), 1000, "ms"));
 
-// 7. Memory.
+// 7. Verdict latency under open-loop load (tests/Benchmarks/VerdictLoad), against this Api and an empty handler.
+if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
+{
+    var leadsFile = Path.Combine(Path.GetTempPath(), $"verdict-leads-{runId}.txt");
+    await using (var connection = new Npgsql.NpgsqlConnection(TestEnvironment.PostgresConnectionString))
+    {
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand($"select id from {platform.Schema}.mt_doc_leadscoreview limit 5000", connection);
+        await using var reader = await command.ExecuteReaderAsync();
+        var ids = new List<string>();
+        while (await reader.ReadAsync()) ids.Add(reader.GetString(0));
+        await File.WriteAllLinesAsync(leadsFile, ids);
+    }
+
+    var load = Process.Start(new ProcessStartInfo("dotnet",
+    [
+        verdictLoad, "--grpc", $"http://127.0.0.1:{platform.GrpcPort}", "--rest", $"http://127.0.0.1:{platform.RestPort}",
+        "--leads", leadsFile, "--rates", ArgText("--verdict-rates", "1000,5000,10000"), "--duration", "10s", "--warmup", "3s",
+        .. (output.Length > 0 ? new[] { "--output", output } : []),
+    ]))!;
+    using (var memory = new Timer(_ => platform.SampleMemory(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500)))
+    {
+        await load.WaitForExitAsync();
+    }
+
+    if (load.ExitCode != 0) Console.Error.WriteLine($"VerdictLoad exited with {load.ExitCode}");
+}
+
+// 8. Memory.
 platform.SampleMemory();
 foreach (var (name, rss) in platform.PeakRss.OrderBy(x => x.Key))
 {
