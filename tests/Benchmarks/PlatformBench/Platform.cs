@@ -46,6 +46,10 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         await service.WaitUntilHealthyAsync(port, TimeSpan.FromMinutes(2));
     }
 
+    /// <summary>The last lines each running service wrote (for diagnosing a stalled stage).</summary>
+    public string Logs(int lines = 40) => string.Join("\n", _running.Select(kv =>
+        $"--- {kv.Key} (exited: {kv.Value.HasExited}) ---\n" + string.Join("\n", kv.Value.Output.Split('\n').TakeLast(lines))));
+
     public void SampleMemory()
     {
         foreach (var (name, service) in _running)
