@@ -11,9 +11,9 @@ public sealed record PendingEvent(string StreamKey, Guid EventId, object Data, s
 public readonly record struct AppendResult(int Appended, int Duplicates);
 
 /// <summary>
-/// Appends a batch of events to the lead streams in one transaction, counting each event id once.
-/// Ids already stored are skipped up front (one query per batch); the unique index on event ids is the
-/// guarantee, and if it fires (a race with another writer) the batch falls back to one event at a time.
+/// Appends a batch of events to the lead streams, counting each event id once. Ids already stored are
+/// skipped up front (one query per transaction); the unique index on event ids is the guarantee, and if it
+/// fires (a race with another writer) that transaction's events are retried one at a time.
 /// </summary>
 public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStoreOptions> options, IOptions<IngestionOptions> ingestion)
 {
@@ -33,18 +33,11 @@ public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStore
         for (var i = 0; i < concurrency; i++) parts[i] = new List<PendingEvent>(batch.Count / concurrency + 1);
         foreach (var e in batch)
         {
-            parts[(int)((uint)StableHash(e.StreamKey) % (uint)concurrency)].Add(e);
+            parts[(int)((uint)StringComparer.Ordinal.GetHashCode(e.StreamKey) % (uint)concurrency)].Add(e);
         }
 
         var results = await Task.WhenAll(parts.Where(p => p.Count > 0).Select(p => AppendPartAsync(p, ct)));
         return new AppendResult(results.Sum(r => r.Appended), results.Sum(r => r.Duplicates));
-    }
-
-    private static int StableHash(string key)
-    {
-        var hash = 17;
-        foreach (var c in key) hash = unchecked(hash * 31 + c);
-        return hash;
     }
 
     private async Task<AppendResult> AppendPartAsync(IReadOnlyList<PendingEvent> batch, CancellationToken ct)
