@@ -7,16 +7,7 @@ export SCORING_PG_PORT="${SCORING_BENCH_PG_PORT:-55435}"
 export SCORING_KAFKA_TOPICS="engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6,bench-engagement:6"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cleanup() { "$ROOT/scripts/infra.sh" down || true; }
-trap cleanup EXIT INT TERM
-
-mkdir -p "$RUN_DIR"
-log "building (Release)"
-dotnet build "$ROOT/ScoringPlatform.sln" -c Release -v quiet -nologo
-"$ROOT/scripts/infra.sh" up
-# shellcheck disable=SC1091
-source "$RUN_DIR/infra.env"
-export SCORING_TEST_PG="$ConnectionStrings__EventStore" SCORING_TEST_KAFKA="$Kafka__BootstrapServers" SCORING_CONFIGURATION=Release
+build_and_start_infra Release
 
 RESULTS="$RUN_DIR/results.md"
 {

@@ -33,3 +33,18 @@ wait_for() {
   done
   return 0
 }
+
+# Builds the solution, starts PostgreSQL and the dev broker (stopped again on exit) and exports the
+# settings the test and benchmark programs read (SCORING_TEST_PG, SCORING_TEST_KAFKA, SCORING_CONFIGURATION).
+build_and_start_infra() {
+  local configuration="$1"
+  trap '"$ROOT/scripts/infra.sh" down || true' EXIT INT TERM
+  mkdir -p "$RUN_DIR/logs"
+  log "building ($configuration)"
+  dotnet build "$ROOT/ScoringPlatform.sln" -c "$configuration" -v quiet -nologo
+  "$ROOT/scripts/infra.sh" up
+  # shellcheck disable=SC1091
+  source "$RUN_DIR/infra.env"
+  export SCORING_TEST_PG="$ConnectionStrings__EventStore" SCORING_TEST_KAFKA="$Kafka__BootstrapServers"
+  export SCORING_CONFIGURATION="$configuration"
+}

@@ -6,18 +6,7 @@ export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/
 export SCORING_PG_PORT="${SCORING_TEST_PG_PORT:-55433}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-cleanup() { "$ROOT/scripts/infra.sh" down || true; }
-trap cleanup EXIT INT TERM
-
-mkdir -p "$RUN_DIR/logs"
-log "building ($CONFIGURATION)"
-dotnet build "$ROOT/ScoringPlatform.sln" -c "$CONFIGURATION" -v quiet -nologo
-"$ROOT/scripts/infra.sh" up
-# shellcheck disable=SC1091
-source "$RUN_DIR/infra.env"
-export SCORING_TEST_PG="$ConnectionStrings__EventStore"
-export SCORING_TEST_KAFKA="$Kafka__BootstrapServers"
-export SCORING_CONFIGURATION="$CONFIGURATION"
+build_and_start_infra "$CONFIGURATION"
 
 status=0
 for project in "$ROOT"/tests/*Tests/*.csproj; do
