@@ -37,10 +37,7 @@ public sealed class ApiFixture : WebApplicationFactory<ScoringPlatform.Api.Verdi
     async Task IAsyncLifetime.DisposeAsync()
     {
         await base.DisposeAsync();
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"drop schema if exists {Schema} cascade", connection);
-        await command.ExecuteNonQueryAsync();
+        await TestEnvironment.DropSchemaAsync(Schema);
     }
 }
 

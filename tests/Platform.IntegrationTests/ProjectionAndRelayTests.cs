@@ -41,10 +41,7 @@ public sealed class ProjectionsHostFixture : IAsyncLifetime
     {
         await App.StopAsync();
         await App.DisposeAsync();
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"drop schema if exists {Schema} cascade", connection);
-        await command.ExecuteNonQueryAsync();
+        await TestEnvironment.DropSchemaAsync(Schema);
     }
 }
 

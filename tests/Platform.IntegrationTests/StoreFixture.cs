@@ -36,9 +36,6 @@ public sealed class StoreFixture : IAsyncLifetime
     public async Task DisposeAsync()
     {
         Store.Dispose();
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"drop schema if exists {Schema} cascade", connection);
-        await command.ExecuteNonQueryAsync();
+        await TestEnvironment.DropSchemaAsync(Schema);
     }
 }

@@ -20,6 +20,15 @@ public static class TestEnvironment
 
     public static string Unique(string prefix) => $"{prefix}-{Guid.NewGuid():N}";
 
+    /// <summary>Drops a fixture's schema (and everything in it) from the test database.</summary>
+    public static async Task DropSchemaAsync(string schema)
+    {
+        await using var connection = new Npgsql.NpgsqlConnection(PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new Npgsql.NpgsqlCommand($"drop schema if exists {schema} cascade", connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     public static int FreePort()
     {
         using var listener = new TcpListener(IPAddress.Loopback, 0);
