@@ -25,7 +25,10 @@ public sealed record ProfileUpdated(
     bool? BudgetAuthority,
     string? Source);
 
-/// <summary>The lead crossed the MQL enter threshold. Appended by the score projection; relayed to Kafka.</summary>
+/// <summary>
+/// The lead crossed the MQL enter threshold. Written to lead streams by an earlier version of the score
+/// projection; kept so those streams still load. Transitions now go to the lifecycle outbox.
+/// </summary>
 public sealed record MqlCrossed(
     string LeadId,
     DateTimeOffset CrossedAt,
@@ -38,7 +41,7 @@ public sealed record MqlCrossed(
     string TriggeringEventId,
     string? TraceParent);
 
-/// <summary>The lead fell below the MQL exit threshold (recycled to nurture).</summary>
+/// <summary>The lead fell below the MQL exit threshold. Legacy, like <see cref="MqlCrossed"/>.</summary>
 public sealed record MqlExited(
     string LeadId,
     DateTimeOffset ExitedAt,

@@ -7,16 +7,15 @@ namespace ScoringPlatform.Projections;
 public static class ProjectionsExtensions
 {
     /// <summary>
-    /// Hosts Marten's async daemon: the lead score projection and the lifecycle relay (event store -> Kafka).
+    /// Hosts Marten's async daemon: the lead score projection and the lifecycle outbox relay (event store -> Kafka).
     /// EventStore:DaemonMode = Solo (one node, the default) or HotCold (several replicas, one leader).
     /// </summary>
     public static WebApplicationBuilder AddProjections(this WebApplicationBuilder builder)
     {
         var mode = builder.Configuration.GetValue("EventStore:DaemonMode", DaemonMode.Solo);
         builder.Services.AddSingleton<LifecycleProducer>();
-        builder.Services.AddLeadEventStore()
-            .AddAsyncDaemon(mode)
-            .AddSubscriptionWithServices<LifecycleRelay>(ServiceLifetime.Singleton);
+        builder.Services.AddLeadEventStore().AddAsyncDaemon(mode);
+        builder.Services.AddHostedService<LifecycleOutboxRelay>();
         return builder;
     }
 }

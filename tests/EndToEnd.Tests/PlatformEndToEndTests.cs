@@ -61,8 +61,15 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         var verdict = await VerdictWhen(lead, v => v.EventCount == 3);
         verdict.IsMql.Should().BeTrue($"total {verdict.TotalScore} should pass the threshold");
 
-        var crossed = platform.Kafka.ConsumeUntil(Topics.LeadLifecycle, r => r.Message.Key == lead, found => false, TimeSpan.FromSeconds(8));
-        crossed.Should().ContainSingle($"one crossing means one message\n{platform.Logs()}");
+        // Sentinel: a competitor email disqualifies the lead, so an MqlExited follows the crossing on the same
+        // key; once it is read, every message published before it for this lead has been read too.
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead,
+            Events.Profile(lead, Now, new LeadTraits { Email = "someone@rivalscore.io" }));
+        var published = platform.Kafka.ConsumeUntil(Topics.LeadLifecycle, r => r.Message.Key == lead,
+            found => found.Any(r => KafkaTestClient.Header(r, Headers.MessageType) == LifecycleMessageTypes.MqlExited), Wait);
+        published.Select(r => KafkaTestClient.Header(r, Headers.MessageType)).Should()
+            .Equal([LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited], $"one crossing means one message\n{platform.Logs()}");
+        var crossed = published.Take(1).ToList();
         var message = JsonSerializer.Deserialize<LeadLifecycleMessage>(crossed[0].Message.Value, ContractJson.Options)!;
         message.Type.Should().Be(LifecycleMessageTypes.MqlCrossed);
         message.LeadId.Should().Be(lead);
@@ -87,13 +94,17 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, control, first with { Id = control + "-1", LeadId = control });
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, control, second with { Id = control + "-2", LeadId = control });
 
-        var controlVerdict = await VerdictWhen(control, v => v.EventCount == 2);
-        var verdict = await VerdictWhen(lead, v => v.EventCount >= 2);
-        await Task.Delay(1500); // let any late duplicate surface
-        verdict = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = controlVerdict.AsOf });
+        // Sentinel: a later event on the same key; once it is scored, every copy produced before it was consumed.
+        var sentinel = Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now);
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, sentinel);
+        await platform.Kafka.ProduceAsync(Topics.EngagementEvents, control, sentinel with { Id = control + "-3", LeadId = control });
+
+        var controlVerdict = await VerdictWhen(control, v => v.EventCount == 3);
+        await VerdictWhen(lead, v => v.Contributions.Any(c => c.RuleId == "email_opened" && c.Count == 1));
+        var verdict = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = controlVerdict.AsOf });
         var controlAtSameInstant = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = control, AsOf = controlVerdict.AsOf });
 
-        verdict.EventCount.Should().Be(2);
+        verdict.EventCount.Should().Be(3, "three distinct event ids were produced, the copies count once");
         verdict.TotalScore.Should().BeApproximately(controlAtSameInstant.TotalScore, 1e-9);
     }
 

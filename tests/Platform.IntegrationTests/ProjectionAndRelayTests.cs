@@ -45,31 +45,65 @@ public sealed class ProjectionsHostFixture : IAsyncLifetime
     }
 }
 
-public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : IClassFixture<ProjectionsHostFixture>
+/// <summary>Helpers shared by the projection test classes (each class gets its own host and schema).</summary>
+public abstract class ProjectionTestsBase(ProjectionsHostFixture host)
 {
-    private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
+    protected static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
+    protected static readonly (string, string?)[] CrossingEvents =
+        [("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales")];
 
-    private async Task AppendAsync(string lead, params (string Type, string? Category)[] events)
+    protected async Task AppendAsync(string lead, params (string Type, string? Category)[] events)
     {
         await using var session = host.Store.LightweightSession();
-        session.Events.Append(lead, events.Select((e, i) =>
-            (object)new EngagementRecorded($"{lead}-{i}", e.Type, Now, e.Category, null, "tests", null)).ToArray());
+        session.Events.Append(lead, events.Select(e =>
+            (object)new EngagementRecorded($"{lead}-{Guid.NewGuid():N}", e.Type, Now, e.Category, null, "tests", null)).ToArray());
         await session.SaveChangesAsync();
     }
 
-    private Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) =>
+    /// <summary>A competitor email is a hard-rule exclusion: an MQL lead exits at once, after its crossing.</summary>
+    protected async Task DisqualifyAsync(string lead)
+    {
+        await using var session = host.Store.LightweightSession();
+        session.Events.Append(lead, new ProfileUpdated($"{lead}-dq", Now, "someone@rivalscore.io", null, null, null, null, null, "tests"));
+        await session.SaveChangesAsync();
+    }
+
+    protected Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) =>
         Eventually.Get<LeadScoreView>(async () =>
         {
             await using var query = host.Store.QuerySession();
             return await query.LoadAsync<LeadScoreView>(lead);
-        }, until, TimeSpan.FromSeconds(30), $"the score view of {lead}");
+        }, until, TimeSpan.FromSeconds(60), $"the score view of {lead}");
 
-    private async Task<int> CrossingEventsAsync(string lead)
+    protected async Task<List<(string Type, Guid MessageId)>> OutboxRowsAsync(string lead)
     {
-        await using var query = host.Store.QuerySession();
-        var events = await query.Events.FetchStreamAsync(lead);
-        return events.Count(e => e.Data is MqlCrossed);
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            $"select message_type, message_id from {host.Schema}.lifecycle_outbox where lead_id = @lead order by position", connection);
+        command.Parameters.AddWithValue("lead", lead);
+        await using var reader = await command.ExecuteReaderAsync();
+        var rows = new List<(string, Guid)>();
+        while (await reader.ReadAsync()) rows.Add((reader.GetString(0), reader.GetGuid(1)));
+        return rows;
     }
+
+    /// <summary>Reads lead-lifecycle until each lead's MqlExited (the sentinel after its crossing) has arrived.</summary>
+    protected static List<LeadLifecycleMessage> PublishedUntilExited(IReadOnlyCollection<string> leads)
+    {
+        using var kafka = new KafkaTestClient(TestEnvironment.KafkaBootstrap);
+        var wanted = leads.ToHashSet();
+        var found = kafka.ConsumeUntil(Topics.LeadLifecycle, r => wanted.Contains(r.Message.Key),
+            seen => seen.Count(r => KafkaTestClient.Header(r, Headers.MessageType) == LifecycleMessageTypes.MqlExited) >= wanted.Count,
+            TimeSpan.FromSeconds(90));
+        return found.Select(r => JsonSerializer.Deserialize<LeadLifecycleMessage>(r.Message.Value, ContractJson.Options)!).ToList();
+    }
+
+}
+
+public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : ProjectionTestsBase(host), IClassFixture<ProjectionsHostFixture>
+{
+    private readonly ProjectionsHostFixture _host = host;
 
     [Fact]
     public async Task A_lead_below_the_threshold_is_scored_but_not_an_MQL()
@@ -80,41 +114,72 @@ public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : IClas
         var view = await ViewWhen(lead, v => v.EventCount == 1);
         view.IsMql.Should().BeFalse();
         view.RecentStageChanges.Should().BeEmpty();
-        (await CrossingEventsAsync(lead)).Should().Be(0);
+        (await OutboxRowsAsync(lead)).Should().BeEmpty();
     }
 
     [Fact]
-    public async Task A_crossing_is_recorded_once_in_the_store_and_published_once()
+    public async Task A_crossing_is_recorded_once_in_the_outbox_and_published_once_before_the_exit_that_follows_it()
     {
         var lead = TestEnvironment.Unique("lead");
-        await AppendAsync(lead, ("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales"));
+        await AppendAsync(lead, CrossingEvents);
+        await ViewWhen(lead, v => v.MqlCrossings == 1);
+        await DisqualifyAsync(lead);
+        await ViewWhen(lead, v => !v.IsMql);
 
-        var view = await ViewWhen(lead, v => v.MqlCrossings == 1);
-        view.IsMql.Should().BeTrue();
-        (await CrossingEventsAsync(lead)).Should().Be(1);
+        var rows = await OutboxRowsAsync(lead);
+        rows.Select(r => r.Type).Should().Equal(LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited);
 
-        using var kafka = new KafkaTestClient(TestEnvironment.KafkaBootstrap);
-        var published = kafka.ConsumeUntil(Topics.LeadLifecycle, r => r.Message.Key == lead, _ => false, TimeSpan.FromSeconds(6));
-        published.Should().ContainSingle();
-        var message = JsonSerializer.Deserialize<LeadLifecycleMessage>(published[0].Message.Value, ContractJson.Options)!;
-        message.Type.Should().Be(LifecycleMessageTypes.MqlCrossed);
-        message.TriggeringEventId.Should().StartWith(lead);
+        var published = PublishedUntilExited([lead]);
+        published.Select(m => m.Type).Should().Equal(LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited);
+        published.Select(m => m.MessageId).Should().Equal(rows.Select(r => r.MessageId));
+        published[0].TriggeringEventId.Should().StartWith(lead);
+        published[1].Reason.Should().Contain("exclude_competitor", "the exit names the hard rule that caused it");
     }
 
     [Fact]
-    public async Task Rebuilding_the_projection_restores_the_view_without_appending_a_second_crossing()
+    public async Task Rebuilding_the_projection_restores_the_view_without_writing_a_second_crossing()
     {
         var lead = TestEnvironment.Unique("lead");
-        await AppendAsync(lead, ("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales"));
+        await AppendAsync(lead, CrossingEvents);
         var before = await ViewWhen(lead, v => v.MqlCrossings == 1);
+        (await OutboxRowsAsync(lead)).Should().ContainSingle();
 
-        var coordinator = host.App.Services.GetRequiredService<IProjectionCoordinator>();
+        var coordinator = _host.App.Services.GetRequiredService<IProjectionCoordinator>();
         var daemon = coordinator.DaemonForMainDatabase();
         await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromSeconds(60), CancellationToken.None);
 
         var after = await ViewWhen(lead, v => v.MqlCrossings == 1);
         after.EventCount.Should().Be(before.EventCount);
         after.IsMql.Should().BeTrue();
-        (await CrossingEventsAsync(lead)).Should().Be(1, "side effects do not run during a rebuild");
+        (await OutboxRowsAsync(lead)).Should().ContainSingle("side effects do not run during a rebuild");
+    }
+}
+
+/// <summary>Its own host: a rebuild in the other class stops that host's continuous shard.</summary>
+public sealed class ProjectionRaceTests(ProjectionsHostFixture host) : ProjectionTestsBase(host), IClassFixture<ProjectionsHostFixture>
+{
+    [Fact]
+    public async Task Crossings_while_ingestion_appends_to_the_same_leads_are_each_recorded_once_without_conflicts()
+    {
+        // The earlier design appended MqlCrossed to the lead's own stream from the projection, which raced
+        // these appends (EventStreamUnexpectedMaxEventIdException, the page rolled back, the shard paused).
+        var leads = Enumerable.Range(0, 40).Select(_ => TestEnvironment.Unique("race")).ToList();
+        await Task.WhenAll(leads.Select(async lead =>
+        {
+            await AppendAsync(lead, CrossingEvents);
+            for (var i = 0; i < 10; i++) await AppendAsync(lead, ("email_opened", null));
+        }));
+        foreach (var lead in leads) await ViewWhen(lead, v => v.EventCount == 13);
+        await Task.WhenAll(leads.Select(DisqualifyAsync));
+        foreach (var lead in leads) await ViewWhen(lead, v => v.EventCount == 14);
+
+        foreach (var lead in leads)
+        {
+            (await OutboxRowsAsync(lead)).Select(r => r.Type).Should()
+                .Equal([LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited], $"lead {lead} crossed once and exited once");
+        }
+
+        var published = PublishedUntilExited(leads);
+        published.Where(m => m.Type == LifecycleMessageTypes.MqlCrossed).Select(m => m.MessageId).Distinct().Should().HaveCount(leads.Count);
     }
 }

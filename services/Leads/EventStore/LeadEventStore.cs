@@ -4,6 +4,7 @@ using JasperFx.Events.Projections;
 using Marten;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
+using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.Scoring;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.ServiceDefaults;
@@ -59,7 +60,15 @@ public static class LeadEventStore
         opts.Events.AddEventType<MqlCrossed>();
         opts.Events.AddEventType<MqlExited>();
 
-        opts.Projections.Add(new LeadScoreProjection(model), ProjectionLifecycle.Async, o => o.BatchSize = 2_000);
+        // The aggregate cache stays off (Marten's default, pinned here): the projection folds into the loaded
+        // view in place, so a page that fails must start again from the committed document, never from a
+        // cached object a failed attempt already changed.
+        opts.Projections.Add(new LeadScoreProjection(model, schema), ProjectionLifecycle.Async, o =>
+        {
+            o.BatchSize = 2_000;
+            o.CacheLimitPerTenant = 0;
+        });
+        opts.Storage.ExtendedSchemaObjects.Add(LifecycleOutbox.Table(schema));
         opts.Schema.For<LeadScoreView>().Identity(x => x.Id);
     }
 }

@@ -2,7 +2,9 @@ using System.Diagnostics;
 using JasperFx.Events;
 using Marten;
 using Marten.Events.Aggregation;
+using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.ServiceDefaults;
 
@@ -11,22 +13,26 @@ namespace ScoringPlatform.Leads.Scoring;
 /// <summary>
 /// Folds a lead's events into its <see cref="LeadScoreView"/> with the scoring library and detects stage
 /// changes (hysteresis is in the library). A change is recorded on the view with the event that caused
-/// it; in continuous (not rebuild) mode the side-effect step appends an <see cref="MqlCrossed"/> /
-/// <see cref="MqlExited"/> event in the same transaction as the view update, so the event store is the
-/// outbox: nothing is published unless the crossing is committed.
+/// it; in continuous (not rebuild) mode the side-effect step writes a lifecycle message to the
+/// <see cref="LifecycleOutbox"/> in the same transaction as the view update: a committed stage change
+/// always has its message, and nothing is published unless the change is committed.
 /// </summary>
 public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, string>
 {
     private readonly ScoringModel _model;
+    private readonly string _schema;
 
-    public LeadScoreProjection(ScoringModel model)
+    public LeadScoreProjection(ScoringModel model, string schema)
     {
         _model = model;
+        _schema = schema;
         Name = "LeadScore";
     }
 
     public override LeadScoreView? Evolve(LeadScoreView? snapshot, string id, IEvent e)
     {
+        if (e.Data is not (EngagementRecorded or ProfileUpdated)) return snapshot;
+
         var view = snapshot ?? new LeadScoreView
         {
             Id = id,
@@ -46,10 +52,6 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
                 view.State.ApplyProfile(new LeadProfile(p.Email, p.JobTitle, p.CompanySize, p.Industry, p.Country, p.BudgetAuthority), _model, p.OccurredAt);
                 Track(view, p.OccurredAt);
                 DetectStageChange(view, e, p.SourceEventId);
-                break;
-            case MqlCrossed c:
-                view.MqlCrossings++;
-                view.LastCrossedAt = c.CrossedAt;
                 break;
         }
 
@@ -74,10 +76,16 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
         // transition.At is when the score crossed (for a decay exit it can be before asOf).
         var kind = transition.Direction == StageDirection.EnteredMql ? StageChangeKind.EnteredMql : StageChangeKind.ExitedMql;
+        if (kind == StageChangeKind.EnteredMql)
+        {
+            view.MqlCrossings++;
+            view.LastCrossedAt = transition.At;
+        }
+
         var verdict = Scorer.Evaluate(view.State, _model, asOf);
         view.RecentStageChanges.Add(new StageChange(
             kind, e.Id, sourceEventId, transition.At, transition.TotalScore, verdict.FitScore, verdict.EngagementScore,
-            transition.Tier.ToString(), TraceParentHeader(e)));
+            transition.Tier.ToString(), TraceParentHeader(e), transition.Reason));
         if (view.RecentStageChanges.Count > LeadScoreView.StageChangesKept)
         {
             view.RecentStageChanges.RemoveRange(0, view.RecentStageChanges.Count - LeadScoreView.StageChangesKept);
@@ -92,8 +100,9 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
         var view = slice.Snapshot;
         if (view is null || view.RecentStageChanges.Count == 0) return ValueTask.CompletedTask;
 
-        // Only changes caused by an event in this slice: each event is in exactly one committed slice,
-        // so each crossing is appended exactly once (a failed batch rolls back with its appends).
+        // Only changes caused by an event in this slice: each event is in exactly one committed slice, so
+        // each change is written once; a failed page rolls back with its rows and is re-run from the
+        // committed view (Marten reloads it; the aggregate cache stays off, see LeadEventStore).
         HashSet<Guid>? inSlice = null;
         foreach (var change in view.RecentStageChanges)
         {
@@ -106,12 +115,23 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
             activity?.SetTag("lead.stage_change", change.Kind.ToString());
             var traceParent = PlatformTelemetry.TraceParentOf(activity) ?? change.TraceParent;
 
-            object evt = change.Kind == StageChangeKind.EnteredMql
-                ? new MqlCrossed(view.Id, change.At, change.Score, change.FitScore, change.EngagementScore, change.Tier,
-                    view.ModelId, view.ModelVersion, change.TriggeringSourceEventId, traceParent)
-                : new MqlExited(view.Id, change.At, change.Score, view.ModelId, view.ModelVersion,
-                    change.TriggeringSourceEventId, traceParent);
-            operations.Events.Append(view.Id, evt);
+            var type = change.Kind == StageChangeKind.EnteredMql ? LifecycleMessageTypes.MqlCrossed : LifecycleMessageTypes.MqlExited;
+            var message = new LeadLifecycleMessage
+            {
+                MessageId = LifecycleOutbox.MessageId(type, view.Id, change.TriggeringEventId),
+                Type = type,
+                LeadId = view.Id,
+                OccurredAt = change.At,
+                Score = change.Score,
+                FitScore = change.FitScore,
+                EngagementScore = change.EngagementScore,
+                Tier = change.Kind == StageChangeKind.EnteredMql ? change.Tier : null,
+                ModelId = view.ModelId,
+                ModelVersion = view.ModelVersion,
+                TriggeringEventId = change.TriggeringSourceEventId,
+                Reason = change.Reason,
+            };
+            LifecycleOutbox.Enqueue(operations, _schema, message, traceParent);
         }
 
         return ValueTask.CompletedTask;

@@ -32,7 +32,7 @@ public enum StageChangeKind
     ExitedMql,
 }
 
-/// <summary>A stage change and the event that caused it; the projection turns it into an MqlCrossed/MqlExited event.</summary>
+/// <summary>A stage change and the event that caused it; the projection turns it into a lifecycle outbox row.</summary>
 public sealed record StageChange(
     StageChangeKind Kind,
     Guid TriggeringEventId,
@@ -42,4 +42,5 @@ public sealed record StageChange(
     double FitScore,
     double EngagementScore,
     string Tier,
-    string? TraceParent);
+    string? TraceParent,
+    string? Reason = null);

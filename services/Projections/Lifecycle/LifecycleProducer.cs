@@ -1,4 +1,3 @@
-using System.Text.Json;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Contracts;
@@ -19,17 +18,14 @@ public sealed class LifecycleProducer : IDisposable
 
     public string Topic { get; }
 
-    public Task<DeliveryResult<string, byte[]>> PublishAsync(LeadLifecycleMessage message, Confluent.Kafka.Headers headers, CancellationToken ct)
+    /// <summary>Sends one lifecycle message (already serialised JSON) keyed by lead id; completes when Kafka acknowledged it.</summary>
+    public Task<DeliveryResult<string, byte[]>> PublishAsync(
+        Guid messageId, string messageType, string leadId, byte[] json, Confluent.Kafka.Headers headers, CancellationToken ct)
     {
-        headers.Add(Contracts.Headers.MessageId, System.Text.Encoding.UTF8.GetBytes(message.MessageId.ToString()));
-        headers.Add(Contracts.Headers.MessageType, System.Text.Encoding.UTF8.GetBytes(message.Type));
+        headers.Add(Contracts.Headers.MessageId, System.Text.Encoding.UTF8.GetBytes(messageId.ToString()));
+        headers.Add(Contracts.Headers.MessageType, System.Text.Encoding.UTF8.GetBytes(messageType));
         headers.Add(Contracts.Headers.ContentType, "application/json"u8.ToArray());
-        return _producer.ProduceAsync(Topic, new Message<string, byte[]>
-        {
-            Key = message.LeadId,
-            Value = JsonSerializer.SerializeToUtf8Bytes(message, ContractJson.Options),
-            Headers = headers,
-        }, ct);
+        return _producer.ProduceAsync(Topic, new Message<string, byte[]> { Key = leadId, Value = json, Headers = headers }, ct);
     }
 
     public void Dispose()
