@@ -1,4 +1,5 @@
 using JasperFx.Events.Daemon;
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Projections.Lifecycle;
 
@@ -15,7 +16,10 @@ public static class ProjectionsExtensions
         var mode = builder.Configuration.GetValue("EventStore:DaemonMode", DaemonMode.Solo);
         builder.Services.AddSingleton<LifecycleProducer>();
         builder.Services.AddLeadEventStore().AddAsyncDaemon(mode);
-        builder.Services.AddHostedService<LifecycleOutboxRelay>();
+        builder.Services.AddSingleton<LifecycleOutboxRelay>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LifecycleOutboxRelay>());
+        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddHealthChecks().AddCheck<LifecycleRelayHealthCheck>("lifecycle-relay");
         return builder;
     }
 }

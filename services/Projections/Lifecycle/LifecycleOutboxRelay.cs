@@ -28,6 +28,9 @@ public sealed partial class LifecycleOutboxRelay(
     private static readonly Counter<long> Published =
         PlatformTelemetry.Meter.CreateCounter<long>("scoring.lifecycle.messages.published", "{message}");
 
+    // Written by the relay loop, read by the gauge and the health check.
+    private long _oldestUnpublishedTicks;
+
     private readonly ResiliencePipeline _publishRetry = Resilience.RetryUntilCancelled(
         ex => ex is KafkaException, (attempt, ex) => LogPublishRetry(logger, attempt, ex));
 
@@ -36,6 +39,18 @@ public sealed partial class LifecycleOutboxRelay(
         (attempt, ex) => LogStoreRetry(logger, attempt, ex));
 
     private string Schema => storeOptions.Value.Schema;
+
+    /// <summary>When the oldest row not yet acknowledged by Kafka was written (null: none seen pending).</summary>
+    public DateTimeOffset? OldestUnpublished =>
+        Interlocked.Read(ref _oldestUnpublishedTicks) is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : null;
+
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        PlatformTelemetry.Meter.CreateObservableGauge("scoring.lifecycle.outbox.oldest_unpublished_age",
+            () => OldestUnpublished is { } at ? (DateTimeOffset.UtcNow - at).TotalSeconds : 0, "s",
+            "Age of the oldest lifecycle message written but not yet acknowledged by Kafka");
+        return base.StartAsync(cancellationToken);
+    }
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         _storeRetry.ExecuteAsync(async ct => await RunAsync(ct), stoppingToken).AsTask();
@@ -62,6 +77,7 @@ public sealed partial class LifecycleOutboxRelay(
         {
             notified = false;
             var page = await ReadUnpublishedAsync(connection, ct);
+            Interlocked.Exchange(ref _oldestUnpublishedTicks, page.Count > 0 ? page[0].CreatedAt.UtcTicks : 0);
             if (page.Count > 0)
             {
                 await PublishAsync(page, ct);
@@ -84,14 +100,14 @@ public sealed partial class LifecycleOutboxRelay(
     private async Task<List<OutboxRow>> ReadUnpublishedAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(
-            $"select position, message_id, lead_id, message_type, payload::text, trace_parent from {Schema}.{LifecycleOutbox.TableName} " +
+            $"select position, message_id, lead_id, message_type, payload::text, trace_parent, created_at from {Schema}.{LifecycleOutbox.TableName} " +
             $"where published_at is null order by position limit {PageSize}", connection);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var rows = new List<OutboxRow>();
         while (await reader.ReadAsync(ct))
         {
             rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5)));
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6)));
         }
 
         return rows;
@@ -136,7 +152,8 @@ public sealed partial class LifecycleOutboxRelay(
 
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
-    private sealed record OutboxRow(long Position, Guid MessageId, string LeadId, string MessageType, string Payload, string? TraceParent);
+    private sealed record OutboxRow(
+        long Position, Guid MessageId, string LeadId, string MessageType, string Payload, string? TraceParent, DateTimeOffset CreatedAt);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Lifecycle outbox relay of schema {Schema} is publishing")]
     private static partial void LogLeader(ILogger logger, string schema);
