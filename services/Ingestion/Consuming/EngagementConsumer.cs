@@ -71,8 +71,8 @@ internal sealed partial class EngagementConsumer(
                 }
 
                 progress.BatchConsumed(batch.Count);
-                // Shutdown cancels only a store retry; the batch is then not committed and is re-read (and
-                // deduplicated) by the next owner of its partitions.
+                // Shutdown cancels the append and its retries (a store outage must not hold shutdown); the batch is
+                // then not committed, and the next owner of its partitions re-reads it and deduplicates.
                 await ProcessBatchAsync(batch, ct);
                 CommitOffsets(consumer, batch);
                 progress.BatchDone();
