@@ -1,5 +1,7 @@
+using System.Globalization;
 using System.Text.Json;
 using System.Text.Json.Serialization;
+using System.Text.RegularExpressions;
 
 namespace ScoringPlatform.Contracts;
 
@@ -14,6 +16,7 @@ public sealed record EngagementEvent
     public required string Type { get; init; }
     public string? LeadId { get; init; }
     public string? AnonymousId { get; init; }
+    [JsonConverter(typeof(Rfc3339TimestampConverter))]
     public required DateTimeOffset OccurredAt { get; init; }
     public string? Source { get; init; }
     public string? Campaign { get; init; }
@@ -38,6 +41,9 @@ public sealed record EngagementEvent
 }
 
 /// <summary>Profile attributes carried by <c>profile_updated</c>; absent fields leave the profile unchanged.</summary>
+/// <remarks>Unknown traits are refused (the schema says <c>additionalProperties: false</c>): a misspelt trait
+/// silently dropped would leave the profile wrong.</remarks>
+[JsonUnmappedMemberHandling(JsonUnmappedMemberHandling.Disallow)]
 public sealed record LeadTraits
 {
     public string? Email { get; init; }
@@ -55,6 +61,7 @@ public sealed record LeadLifecycleMessage
     public required Guid MessageId { get; init; }
     public required string Type { get; init; }
     public required string LeadId { get; init; }
+    [JsonConverter(typeof(Rfc3339TimestampConverter))]
     public required DateTimeOffset OccurredAt { get; init; }
     public required double Score { get; init; }
     public double FitScore { get; init; }
@@ -80,4 +87,32 @@ public static class ContractJson
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
     };
+}
+
+/// <summary>
+/// RFC 3339 timestamps only, with an explicit offset: the framework's default would read a timestamp without
+/// one in the server's local zone. The schema's <c>occurredAt</c> pattern is <see cref="Pattern"/>.
+/// </summary>
+public sealed partial class Rfc3339TimestampConverter : JsonConverter<DateTimeOffset>
+{
+    public const string Pattern = @"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,7})?(Z|[+-][0-9]{2}:[0-9]{2})$";
+
+    public override DateTimeOffset Read(ref Utf8JsonReader reader, Type typeToConvert, JsonSerializerOptions options)
+    {
+        if (reader.TokenType != JsonTokenType.String) throw new JsonException("'occurredAt' must be a string");
+        var text = reader.GetString()!;
+        if (!Rfc3339().IsMatch(text)
+            || !DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.RoundtripKind, out var value))
+        {
+            throw new JsonException("'occurredAt' must be an RFC 3339 timestamp with an offset, e.g. 2026-11-01T10:00:00Z");
+        }
+
+        return value;
+    }
+
+    public override void Write(Utf8JsonWriter writer, DateTimeOffset value, JsonSerializerOptions options) =>
+        writer.WriteStringValue(value.ToString("O", CultureInfo.InvariantCulture));
+
+    [GeneratedRegex(Pattern, RegexOptions.CultureInvariant)]
+    private static partial Regex Rfc3339();
 }

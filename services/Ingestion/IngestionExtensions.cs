@@ -1,4 +1,6 @@
+using Microsoft.Extensions.DependencyInjection.Extensions;
 using ScoringPlatform.Ingestion.Consuming;
+using ScoringPlatform.Ingestion.Health;
 using ScoringPlatform.Leads.EventStore;
 
 namespace ScoringPlatform.Ingestion;
@@ -10,12 +12,17 @@ public static class IngestionExtensions
         builder.Services.AddOptions<IngestionOptions>()
             .BindConfiguration(IngestionOptions.Section)
             .ValidateDataAnnotations()
+            .Validate(o => o.OldestOccurredAt < DateTimeOffset.UtcNow, "Ingestion:OldestOccurredAt must be in the past.")
             .ValidateOnStart();
+        builder.Services.TryAddSingleton(TimeProvider.System);
         builder.Services.AddLeadEventStore();
+        builder.Services.AddSingleton<StoreResilience>();
+        builder.Services.AddSingleton<IngestionProgress>();
         builder.Services.AddSingleton<EngagementAppender>();
         builder.Services.AddSingleton<DeadLetterPublisher>();
         builder.Services.AddHostedService<TopicProvisioner>();
         builder.Services.AddHostedService<EngagementConsumer>();
+        builder.Services.AddHealthChecks().AddCheck<IngestionHealthCheck>("ingestion");
         return builder;
     }
 }

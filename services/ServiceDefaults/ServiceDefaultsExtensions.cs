@@ -74,11 +74,23 @@ public static class ServiceDefaultsExtensions
         }
     }
 
-    /// <summary>/health/live answers while the process runs; /health/ready when its dependencies answer.</summary>
+    /// <summary>
+    /// /health/live answers while the process runs; /health/ready answers 200 only when every check is Healthy
+    /// (Degraded means the service is not doing its job, e.g. Ingestion cannot store, so it is 503 too).
+    /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {
         app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions { ResponseWriter = WriteHealthJson });
+        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        {
+            ResponseWriter = WriteHealthJson,
+            ResultStatusCodes =
+            {
+                [HealthStatus.Healthy] = StatusCodes.Status200OK,
+                [HealthStatus.Degraded] = StatusCodes.Status503ServiceUnavailable,
+                [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
+            },
+        });
         return app;
     }
 

@@ -10,11 +10,7 @@ namespace ScoringPlatform.Platform.IntegrationTests;
 
 public sealed class IdempotentAppendTests(StoreFixture fixture) : IClassFixture<StoreFixture>
 {
-    private EngagementAppender Appender() => new(fixture.Store, Options.Create(new EventStoreOptions
-    {
-        ConnectionString = TestEnvironment.PostgresConnectionString,
-        Schema = fixture.Schema,
-    }), Options.Create(new IngestionOptions { AppendConcurrency = 2 }));
+    private EngagementAppender Appender() => fixture.Appender(new IngestionOptions { AppendConcurrency = 2 });
 
     private static PendingEvent Pending(string lead, string sourceId) =>
         new(lead, EventIds.FromSourceId(sourceId),

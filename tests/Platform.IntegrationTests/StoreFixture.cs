@@ -1,6 +1,10 @@
 using JasperFx;
 using Marten;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
 using Npgsql;
+using ScoringPlatform.Ingestion.Consuming;
+using ScoringPlatform.ServiceDefaults;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.TestSupport;
@@ -22,6 +26,25 @@ public sealed class StoreFixture : IAsyncLifetime
             o.AutoCreateSchemaObjects = AutoCreate.All;
         });
         await Store.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+    }
+
+    /// <summary>The appender Ingestion uses, on this fixture's store.</summary>
+    public EngagementAppender Appender(IngestionOptions ingestion)
+    {
+        var options = Options.Create(ingestion);
+        return new EngagementAppender(Store, Options.Create(new EventStoreOptions
+        {
+            ConnectionString = TestEnvironment.PostgresConnectionString,
+            Schema = Schema,
+        }), options, new StoreResilience(options, NullLogger<StoreResilience>.Instance, TimeProvider.System));
+    }
+
+    public async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql.Replace("{schema}", Schema, StringComparison.Ordinal), connection);
+        await command.ExecuteNonQueryAsync();
     }
 
     public async Task<long> CountEventsAsync(string streamKey)

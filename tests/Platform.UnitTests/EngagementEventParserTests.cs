@@ -5,8 +5,11 @@ namespace ScoringPlatform.Platform.UnitTests;
 
 public class EngagementEventParserTests
 {
+    private static readonly OccurredAtWindow Window = OccurredAtWindow.At(
+        new DateTimeOffset(2026, 11, 20, 0, 0, 0, TimeSpan.Zero), TimeSpan.FromDays(1), EngagementEventRules.DefaultOldestOccurredAt);
+
     private static bool Parse(string json, out EngagementEvent? evt, out RejectionReason? reason) =>
-        EngagementEventParser.TryParse(Encoding.UTF8.GetBytes(json), out evt, out reason);
+        EngagementEventParser.TryParse(Encoding.UTF8.GetBytes(json), Window, out evt, out reason);
 
     [Fact]
     public void A_valid_page_view_parses_with_its_properties()
@@ -31,7 +34,7 @@ public class EngagementEventParserTests
     [InlineData("""{"id":"e","type":"teleported","leadId":"l","occurredAt":"2026-11-01T10:00:00Z"}""", "unknown_type")]
     [InlineData("""{"id":"e","type":"page_viewed","occurredAt":"2026-11-01T10:00:00Z"}""", "missing_lead")]
     [InlineData("""{"id":"e","type":"profile_updated","leadId":"l","occurredAt":"2026-11-01T10:00:00Z"}""", "missing_traits")]
-    [InlineData("""{"id":"e","type":"page_viewed","leadId":"l","occurredAt":"yesterday"}""", "malformed_json")]
+    [InlineData("""{"id":"e","type":"page_viewed","leadId":"l","occurredAt":"yesterday"}""", "invalid_occurred_at")]
     public void Bad_messages_are_rejected_with_a_stable_code(string json, string code)
     {
         Parse(json, out var evt, out var reason).Should().BeFalse();

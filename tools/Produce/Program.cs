@@ -46,7 +46,7 @@ var failures = 0;
 foreach (var json in inputs)
 {
     var bytes = Encoding.UTF8.GetBytes(json);
-    if (!EngagementEventParser.TryParse(bytes, out var evt, out var reason))
+    if (!EngagementEventParser.TryParse(bytes, TimeProvider.System, out var evt, out var reason))
     {
         Console.Error.WriteLine($"rejected ({reason}): {json}");
         failures++;

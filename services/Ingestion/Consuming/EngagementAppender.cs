@@ -8,14 +8,36 @@ namespace ScoringPlatform.Ingestion.Consuming;
 /// <summary>One event to append: the lead stream, its idempotency id, the stored event and its trace context.</summary>
 public sealed record PendingEvent(string StreamKey, Guid EventId, object Data, string? TraceParent);
 
-public readonly record struct AppendResult(int Appended, int Duplicates);
+/// <summary>An event the store refused deterministically, with PostgreSQL's reason (SQLSTATE and message).</summary>
+public sealed record StoreRejection(PendingEvent Event, string Reason);
+
+public readonly record struct AppendResult(int Appended, int Duplicates)
+{
+    private static readonly StoreRejection[] None = [];
+
+    /// <summary>Events the store refused; the rest of the batch is stored.</summary>
+    public IReadOnlyList<StoreRejection> Rejected { get; init; } = None;
+
+    public static AppendResult Sum(IEnumerable<AppendResult> results)
+    {
+        var list = results.ToList();
+        return new AppendResult(list.Sum(r => r.Appended), list.Sum(r => r.Duplicates))
+        {
+            Rejected = list.SelectMany(r => r.Rejected).ToArray() is { Length: > 0 } rejected ? rejected : None,
+        };
+    }
+}
 
 /// <summary>
 /// Appends a batch of events to the lead streams, counting each event id once. Ids already stored are
 /// skipped up front (one query per transaction); the unique index on event ids is the guarantee, and if it
 /// fires (a race with another writer) that transaction's events are retried one at a time.
+/// Every transaction runs through <see cref="StoreResilience"/>; when PostgreSQL refuses a transaction's data,
+/// its events are bisected down to the single events it refuses, which are returned as rejected, and the
+/// rest is stored.
 /// </summary>
-public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStoreOptions> options, IOptions<IngestionOptions> ingestion)
+public sealed class EngagementAppender(
+    IDocumentStore store, IOptions<EventStoreOptions> options, IOptions<IngestionOptions> ingestion, StoreResilience resilience)
 {
     private const string UniqueViolation = "23505";
 
@@ -27,7 +49,7 @@ public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStore
     public async Task<AppendResult> AppendAsync(IReadOnlyList<PendingEvent> batch, CancellationToken ct)
     {
         var concurrency = ingestion.Value.AppendConcurrency;
-        if (concurrency <= 1 || batch.Count < 2 * concurrency) return await AppendPartAsync(batch, ct);
+        if (concurrency <= 1 || batch.Count < 2 * concurrency) return await AppendIsolatingAsync(batch, ct);
 
         var parts = new List<PendingEvent>[concurrency];
         for (var i = 0; i < concurrency; i++) parts[i] = new List<PendingEvent>(batch.Count / concurrency + 1);
@@ -36,8 +58,28 @@ public sealed class EngagementAppender(IDocumentStore store, IOptions<EventStore
             parts[(int)((uint)StringComparer.Ordinal.GetHashCode(e.StreamKey) % (uint)concurrency)].Add(e);
         }
 
-        var results = await Task.WhenAll(parts.Where(p => p.Count > 0).Select(p => AppendPartAsync(p, ct)));
-        return new AppendResult(results.Sum(r => r.Appended), results.Sum(r => r.Duplicates));
+        return AppendResult.Sum(await Task.WhenAll(parts.Where(p => p.Count > 0).Select(p => AppendIsolatingAsync(p, ct))));
+    }
+
+    /// <summary>
+    /// Appends <paramref name="events"/>; if the store refuses them, appends each half on its own (left first, so a
+    /// lead's events keep their order) until the refused events stand alone. A transient failure never gets here:
+    /// the pipeline retries it until it succeeds or <paramref name="ct"/> is cancelled.
+    /// </summary>
+    private async Task<AppendResult> AppendIsolatingAsync(IReadOnlyList<PendingEvent> events, CancellationToken ct)
+    {
+        try
+        {
+            return await resilience.ExecuteAsync(token => AppendPartAsync(events, token), ct);
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException && StoreFailures.Classify(ex) != StoreFailureKind.Transient)
+        {
+            if (events.Count == 1) return new AppendResult(0, 0) { Rejected = [new StoreRejection(events[0], StoreFailures.Describe(ex))] };
+            var half = events.Count / 2;
+            var left = await AppendIsolatingAsync(events.Take(half).ToList(), ct);
+            var right = await AppendIsolatingAsync(events.Skip(half).ToList(), ct);
+            return AppendResult.Sum([left, right]);
+        }
     }
 
     private async Task<AppendResult> AppendPartAsync(IReadOnlyList<PendingEvent> batch, CancellationToken ct)

@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
-using Polly;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.ServiceDefaults;
@@ -12,13 +11,17 @@ namespace ScoringPlatform.Ingestion.Consuming;
 /// <summary>
 /// Consumes engagement events and appends them to the lead streams in batches. Offsets are committed only
 /// after the batch's append (and its dead-letter deliveries) succeeded, so a crash replays the batch and
-/// the idempotent append counts each event once. Bad messages go to the dead-letter topic; the loop goes on.
+/// the idempotent append counts each event once. A message that can never be stored goes to the dead-letter
+/// topic on its own with its reason code (refused by the contract, or refused by PostgreSQL); the rest of its
+/// batch is stored and the loop goes on.
 /// </summary>
 internal sealed partial class EngagementConsumer(
     IOptions<KafkaOptions> kafkaOptions,
     IOptions<IngestionOptions> ingestionOptions,
     EngagementAppender appender,
     DeadLetterPublisher deadLetters,
+    IngestionProgress progress,
+    TimeProvider clock,
     ILogger<EngagementConsumer> logger) : BackgroundService
 {
     private static readonly Counter<long> Consumed = PlatformTelemetry.Meter.CreateCounter<long>("scoring.ingestion.messages.consumed", "{message}");
@@ -27,10 +30,8 @@ internal sealed partial class EngagementConsumer(
     private static readonly Counter<long> DeadLettered = PlatformTelemetry.Meter.CreateCounter<long>("scoring.ingestion.messages.dead_lettered", "{message}");
     private static readonly Histogram<double> AppendDuration = PlatformTelemetry.Meter.CreateHistogram<double>("scoring.ingestion.append.duration", "ms");
 
-    // Event-store failures (PostgreSQL down, failover) are retried without end: offsets stay uncommitted,
-    // nothing is skipped, and consumption resumes where it stopped.
-    private readonly ResiliencePipeline _storeRetry = Resilience.RetryUntilCancelled(
-        _ => true, (attempt, ex) => LogStoreRetry(logger, attempt, ex));
+    // How long one poll waits before the loop reports itself idle (an idle consumer is not a stalled one).
+    private static readonly TimeSpan PollTimeout = TimeSpan.FromSeconds(1);
 
     protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
         // librdkafka's Consume blocks: keep it off the shared thread pool.
@@ -39,8 +40,11 @@ internal sealed partial class EngagementConsumer(
     private async Task RunAsync(CancellationToken ct)
     {
         var kafka = kafkaOptions.Value;
-        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(kafka.ConsumerConfig("ingestion"))
+        var config = kafka.ConsumerConfig("ingestion");
+        config.StatisticsIntervalMs ??= ingestionOptions.Value.StatisticsIntervalMs;
+        using var consumer = new ConsumerBuilder<byte[]?, byte[]?>(config)
             .SetErrorHandler((_, e) => LogKafkaError(logger, e.Code, e.Reason, e.IsFatal))
+            .SetStatisticsHandler((_, json) => progress.OnStatistics(json))
             .SetPartitionsAssignedHandler((_, parts) => LogAssigned(logger, string.Join(",", parts.Select(p => $"{p.Topic}[{p.Partition.Value}]"))))
             .Build();
         consumer.Subscribe(kafka.EngagementTopic);
@@ -52,8 +56,13 @@ internal sealed partial class EngagementConsumer(
             while (!ct.IsCancellationRequested)
             {
                 batch.Clear();
-                var first = consumer.Consume(ct);
-                if (first is null) continue;
+                var first = consumer.Consume(PollTimeout);
+                if (first is null)
+                {
+                    progress.Idle();
+                    continue;
+                }
+
                 batch.Add(first);
                 // Take what is already fetched, without waiting: the batch size adapts to the load.
                 while (batch.Count < ingestionOptions.Value.MaxBatchSize && consumer.Consume(TimeSpan.Zero) is { } next)
@@ -61,9 +70,12 @@ internal sealed partial class EngagementConsumer(
                     batch.Add(next);
                 }
 
-                // Once read, a batch is finished even if shutdown starts: its offsets are then committed.
-                await ProcessBatchAsync(batch, CancellationToken.None);
+                progress.BatchConsumed(batch.Count);
+                // Shutdown cancels the append and its retries (a store outage must not hold shutdown); the batch is
+                // then not committed, and the next owner of its partitions re-reads it and deduplicates.
+                await ProcessBatchAsync(batch, ct);
                 CommitOffsets(consumer, batch);
+                progress.BatchDone();
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -71,6 +83,7 @@ internal sealed partial class EngagementConsumer(
         }
         finally
         {
+            progress.BatchDone();
             consumer.Close();
             LogStopped(logger);
         }
@@ -101,6 +114,8 @@ internal sealed partial class EngagementConsumer(
         var activities = new List<Activity>(batch.Count);
         var pending = new List<PendingEvent>(batch.Count);
         var deadLetterDeliveries = new List<Task>();
+        var messagesByEvent = new Dictionary<Guid, List<ConsumeResult<byte[]?, byte[]?>>>();
+        var window = ingestionOptions.Value.WindowAt(clock.GetUtcNow());
         try
         {
             foreach (var message in batch)
@@ -117,19 +132,20 @@ internal sealed partial class EngagementConsumer(
                     activities.Add(activity);
                 }
 
-                if (!EngagementEventParser.TryParse(message.Message.Value, out var evt, out var reason))
+                if (!EngagementEventParser.TryParse(message.Message.Value, window, out var evt, out var reason))
                 {
                     activity?.SetStatus(ActivityStatusCode.Error, reason!.ToString());
-                    LogRejected(logger, message.Topic, message.Partition.Value, message.Offset.Value, reason!.Code, reason.Message);
-                    deadLetterDeliveries.Add(deadLetters.PublishAsync(message, reason, ct));
-                    DeadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason.Code));
+                    DeadLetter(message, reason!, deadLetterDeliveries);
                     activity?.Stop();
                     continue;
                 }
 
                 activity?.SetTag("lead.id", evt!.StreamKey);
                 activity?.SetTag("event.id", evt!.Id);
-                pending.Add(new PendingEvent(evt!.StreamKey, EventIds.FromSourceId(evt.Id), EngagementMapper.ToDomainEvent(evt),
+                var eventId = EventIds.FromSourceId(evt!.Id);
+                if (!messagesByEvent.TryGetValue(eventId, out var sources)) messagesByEvent[eventId] = sources = [];
+                sources.Add(message);
+                pending.Add(new PendingEvent(evt!.StreamKey, eventId, EngagementMapper.ToDomainEvent(evt),
                     PlatformTelemetry.TraceParentOf(activity)));
             }
 
@@ -146,7 +162,16 @@ internal sealed partial class EngagementConsumer(
                            tags: [new("messaging.batch.message_count", pending.Count)],
                            links: activities.Select(a => new ActivityLink(a.Context))))
                 {
-                    result = await _storeRetry.ExecuteAsync(async token => await appender.AppendAsync(pending, token), ct);
+                    result = await appender.AppendAsync(pending, ct);
+                }
+
+                // Valid by the contract yet refused by PostgreSQL: each offending message is dead-lettered alone.
+                foreach (var rejection in result.Rejected.DistinctBy(r => r.Event.EventId))
+                {
+                    foreach (var message in messagesByEvent[rejection.Event.EventId])
+                    {
+                        DeadLetter(message, new RejectionReason(RejectionCodes.StoreRejected, rejection.Reason), deadLetterDeliveries);
+                    }
                 }
 
                 foreach (var activity in activities)
@@ -172,6 +197,14 @@ internal sealed partial class EngagementConsumer(
         }
     }
 
+    private void DeadLetter(ConsumeResult<byte[]?, byte[]?> message, RejectionReason reason, List<Task> deliveries)
+    {
+        LogRejected(logger, message.Topic, message.Partition.Value, message.Offset.Value, reason.Code, reason.Message);
+        // Not cancelled by shutdown: the offsets wait for these acknowledgements.
+        deliveries.Add(deadLetters.PublishAsync(message, reason, CancellationToken.None));
+        DeadLettered.Add(1, new KeyValuePair<string, object?>("reason", reason.Code));
+    }
+
     [LoggerMessage(Level = LogLevel.Information, Message = "Consuming {Topic} as group {Group}")]
     private static partial void LogStarted(ILogger logger, string topic, string group);
 
@@ -192,7 +225,4 @@ internal sealed partial class EngagementConsumer(
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Kafka error {Code}: {Reason} (fatal: {Fatal})")]
     private static partial void LogKafkaError(ILogger logger, ErrorCode code, string reason, bool fatal);
-
-    [LoggerMessage(Level = LogLevel.Error, Message = "Event store append failed (attempt {Attempt}); retrying, offsets not committed")]
-    private static partial void LogStoreRetry(ILogger logger, int attempt, Exception? exception);
 }

@@ -1,8 +1,9 @@
 using System.ComponentModel.DataAnnotations;
+using ScoringPlatform.Contracts;
 
 namespace ScoringPlatform.Ingestion.Consuming;
 
-/// <summary>Consumer batching (section <c>Ingestion</c>).</summary>
+/// <summary>Consumer batching, the accepted time window, store retries and health (section <c>Ingestion</c>).</summary>
 public sealed class IngestionOptions
 {
     public const string Section = "Ingestion";
@@ -14,4 +15,33 @@ public sealed class IngestionOptions
     /// <summary>Event-store transactions a batch is split into and appended in parallel (by lead).</summary>
     [Range(1, 16)]
     public int AppendConcurrency { get; set; } = 2;
+
+    /// <summary>How far ahead of this consumer's clock an <c>occurredAt</c> may be (producers' clock skew).</summary>
+    [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
+    public TimeSpan OccurredAtFutureSkew { get; set; } = EngagementEventRules.DefaultFutureSkew;
+
+    /// <summary>The oldest <c>occurredAt</c> accepted; earlier ones are clock or unit errors.</summary>
+    public DateTimeOffset OldestOccurredAt { get; set; } = EngagementEventRules.DefaultOldestOccurredAt;
+
+    /// <summary>Retries of a store failure that is neither known transient nor a known data rejection, before the batch is bisected.</summary>
+    [Range(0, 100)]
+    public int UnknownFailureRetries { get; set; } = 5;
+
+    /// <summary>First delay before a store append is retried; it doubles (with jitter) up to 10 s.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.001", "00:01:00")]
+    public TimeSpan StoreRetryDelay { get; set; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>How long the store circuit stays open after repeated transient failures before a trial append.</summary>
+    [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+
+    /// <summary>Readiness turns Degraded when consumed messages wait longer than this without being committed.</summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    public TimeSpan StallAfter { get; set; } = TimeSpan.FromMinutes(1);
+
+    /// <summary>librdkafka statistics interval: the source of the consumer-lag gauge.</summary>
+    [Range(100, 600_000)]
+    public int StatisticsIntervalMs { get; set; } = 5_000;
+
+    public OccurredAtWindow WindowAt(DateTimeOffset now) => OccurredAtWindow.At(now, OccurredAtFutureSkew, OldestOccurredAt);
 }
