@@ -72,9 +72,12 @@ internal static class ProfileConditions
     /// <summary>The canonical industry: "Computer Software" is "software" when the model lists it as a synonym.</summary>
     internal static string Industry(string industry, ModelLists lists)
     {
-        var phrase = TextMatch.Phrase(industry);
+        var phrase = IndustryPhrase(industry);
         return lists.IndustryCanonical.TryGetValue(phrase, out var canonical) ? canonical : phrase;
     }
+
+    /// <summary>Lower-case words without "and", so "Hospital & Health Care" and "hospital and health care" are one phrase.</summary>
+    internal static string IndustryPhrase(string industry) => string.Join(' ', TextMatch.Words(industry).Where(w => w != "and"));
 
     private static string? Domain(string? email)
     {

@@ -256,11 +256,11 @@ public sealed record ModelLists(
 
     /// <summary>Synonym (as a normalised phrase) to the canonical industry name it stands for.</summary>
     internal FrozenDictionary<string, string> IndustryCanonical { get; } = IndustrySynonyms
-        .SelectMany(kv => kv.Value.Select(s => (Synonym: TextMatch.Phrase(s), Canonical: TextMatch.Phrase(kv.Key))))
+        .SelectMany(kv => kv.Value.Append(kv.Key).Select(s => (Synonym: ProfileConditions.IndustryPhrase(s), Canonical: ProfileConditions.IndustryPhrase(kv.Key))))
         .DistinctBy(x => x.Synonym)
         .ToFrozenDictionary(x => x.Synonym, x => x.Canonical);
 
-    internal FrozenSet<string> TargetIndustrySet { get; } = TargetIndustries.Select(TextMatch.Phrase).ToFrozenSet();
+    internal FrozenSet<string> TargetIndustrySet { get; } = TargetIndustries.Select(ProfileConditions.IndustryPhrase).ToFrozenSet();
     internal FrozenDictionary<string, string> CountryAliasCodes { get; } =
         CountryAliases.ToFrozenDictionary(kv => TextMatch.Phrase(kv.Key), kv => kv.Value.Trim().ToUpperInvariant());
     internal FrozenSet<string> TargetCountrySet { get; } = TargetCountries.Select(c => c.Trim().ToUpperInvariant()).ToFrozenSet();
