@@ -51,6 +51,24 @@ public class RobustnessProperties
                 .Label($"engagement {before.EngagementScore} -> {after.EngagementScore} over {c.LaterDays} quiet days: a quiet lead must lose points");
         });
 
+    [Property(MaxTest = 300)]
+    public Property Given_any_events_When_the_drop_instant_is_computed_Then_it_is_the_first_tick_that_fails_the_stay_condition() =>
+        Prop.ForAll(Quiet(), c =>
+        {
+            var lead = Lead(profile: PerfectFit, events: c.Events);
+            var from = lead.LatestEventAt!.Value;
+            double Margin(DateTimeOffset at)
+            {
+                var v = Verdict(lead, at);
+                return Math.Min(v.TotalScore - Default.ExitThreshold, v.EngagementScore - Default.Qualification.MinEngagementToStay);
+            }
+
+            // To the tick, up to rounding: the solver and the verdict evaluate the same decay in different orders.
+            var drop = Scorer.DropsBelowExitAt(lead, Default, from);
+            if (drop is not { } d) return (Margin(from) < 1e-9 || Margin(from.AddYears(50)) >= -1e-9).Label("no drop: fails already or holds for ever");
+            return (Margin(d.AddTicks(-1)) >= -1e-9 && Margin(d) < 1e-9).Label($"drop {d:O}: margin {Margin(d.AddTicks(-1))} a tick before, {Margin(d)} at it");
+        });
+
     private static Arbitrary<(long[] EventTicks, int[] Kinds, long[] AsOfTicks, string?[] Countries)> Extremes()
     {
         var ticks = Gen.OneOf(

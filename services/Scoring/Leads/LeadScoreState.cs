@@ -378,27 +378,32 @@ public sealed class LeadScoreState
     /// </summary>
     private void Readmit(int g, long fromTicks, ScoringModel model)
     {
+        // The level is carried in real points from event to event (one exp2 per step), not divided out of the
+        // normalised sums: events centuries before the reference would underflow there.
         var cap = model.GroupCap[g];
+        var inv = model.GroupInvHalfLifeTicks[g];
         var level = 0.0;
         foreach (var rule in model.GroupRules[g]) level += Rules[rule].Base;
+        var levelAt = ReferenceTicks;
         var history = CollectionsMarshal.AsSpan(History);
         foreach (ref var e in history)
         {
             if (model.RuleGroupIndex[e.Rule] != g) continue;
+            level = level == 0 || inv == 0 ? level : Math.Clamp(level * double.Exp2((levelAt - e.Ticks) * inv), -cap, cap);
+            levelAt = e.Ticks;
             if (e.Ticks < fromTicks)
             {
-                level += e.Value;
+                level += e.Admitted;
                 continue;
             }
 
-            var inv = model.RuleInvHalfLifeTicks[e.Rule];
-            var scale = inv == 0 ? 1 : double.Exp2((e.Ticks - ReferenceTicks) * inv);
-            var admitted = Admit(model.RulePoints[e.Rule], level, scale, cap);
-            var v = admitted * scale;
+            var p = model.RulePoints[e.Rule];
+            var admitted = Math.Clamp(Math.Clamp(level + p, -cap, cap) - level, Math.Min(0, p), Math.Max(0, p));
+            var v = admitted * (inv == 0 ? 1 : double.Exp2((e.Ticks - ReferenceTicks) * inv));
             Rules[e.Rule].Total += v - e.Value;
             e.Value = v;
             e.Admitted = admitted;
-            level += v;
+            level += admitted;
         }
     }
 

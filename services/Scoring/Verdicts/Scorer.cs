@@ -324,12 +324,11 @@ public static class Scorer
             if (model.GroupInvHalfLifeTicks[g] == 0) constant += capped[g];
         }
 
-        var byScore = Crossing(model, s.Fit + constant, model.ExitThreshold, capped);
-        var byEngagement = minStay > 0 ? Crossing(model, constant, minStay, capped) : null;
-        var tau = byScore is { } a && byEngagement is { } b ? Math.Min(a, b) : byScore ?? byEngagement;
-        if (tau is not { } t) return null;
-        var ticks = asOf + t;
-        return ticks >= DateTimeOffset.MaxValue.UtcTicks ? null : new DateTimeOffset((long)ticks, TimeSpan.Zero);
+        // Both conditions compare the same decaying sum D(τ) (fit is constant): D + C >= exit - fit and D + C >= minStay.
+        // D falls, so the first to fail is the one with the higher bound: one solve.
+        if (Crossing(model, constant, Math.Max(model.ExitThreshold - s.Fit, minStay), capped) is not { } t) return null;
+        // In long arithmetic: asOf + τ as doubles would round to 128 ticks at today's tick counts.
+        return t >= DateTimeOffset.MaxValue.UtcTicks - asOf ? null : new DateTimeOffset(asOf + (long)t, TimeSpan.Zero);
     }
 
     /// <summary>
@@ -353,6 +352,16 @@ public static class Scorer
         var deficit = target - constant;
         if (deficit <= 0 || decaying <= 0) return null;
 
+        if (SingleHalfLife(model, decayingValues, minInv))
+        {
+            // One half-life (the default model): D·2^(−τ·inv) = deficit in closed form, then settled to the tick.
+            var tau = Math.Ceiling(Math.Log2(decaying / deficit) / minInv);
+            if (!double.IsFinite(tau)) return null;
+            if (Excess(model, tau, constant - target, decayingValues, out _) >= 0) tau++;
+            else if (tau > 1 && Excess(model, tau - 1, constant - target, decayingValues, out _) < 0) tau--;
+            return Math.Max(1, tau); // the caller saw the condition hold at asOf, whatever the rounding at τ = 0
+        }
+
         double lo = 0, hi = Math.Max(1, (Math.Log2(decaying / deficit) / minInv) + 1);
         for (var i = 0; i < 64 && Excess(model, hi, constant - target, decayingValues, out _) >= 0; i++) hi *= 2;
 
@@ -367,6 +376,17 @@ public static class Scorer
         }
 
         return double.IsFinite(hi) ? Math.Ceiling(hi) : null;
+    }
+
+    private static bool SingleHalfLife(ScoringModel model, ReadOnlySpan<double> values, double inv)
+    {
+        for (var g = 0; g < values.Length; g++)
+        {
+            var gi = model.GroupInvHalfLifeTicks[g];
+            if (gi != 0 && values[g] > 0 && (gi != inv || values[g] >= model.GroupCap[g])) return false;
+        }
+
+        return true;
     }
 
     /// <summary>score(asOf + τ) − exit for the decaying part, and its derivative.</summary>
