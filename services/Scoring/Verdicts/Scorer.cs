@@ -85,12 +85,11 @@ public static class Scorer
         state.EnsureModel(model);
         int n = model.EngagementRules.Count, g = model.Groups.Count;
         Span<double> value = n <= StackLimit ? stackalloc double[n] : new double[n];
-        Span<double> raw = n <= StackLimit ? stackalloc double[n] : new double[n];
         Span<int> count = n <= StackLimit ? stackalloc int[n] : new int[n];
         Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
         Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
         Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
-        var s = Compute(state, model, asOf.UtcTicks, value, raw, count, last, uncapped, capped);
+        var s = Compute(state, model, asOf.UtcTicks, value, [], count, last, uncapped, capped);
         return DropInstant(model, asOf.UtcTicks, s, capped);
     }
 
@@ -99,12 +98,11 @@ public static class Scorer
         state.EnsureModel(model);
         int n = model.EngagementRules.Count, g = model.Groups.Count;
         Span<double> value = n <= StackLimit ? stackalloc double[n] : new double[n];
-        Span<double> raw = n <= StackLimit ? stackalloc double[n] : new double[n];
         Span<int> count = n <= StackLimit ? stackalloc int[n] : new int[n];
         Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
         Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
         Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
-        return Compute(state, model, asOf.UtcTicks, value, raw, count, last, uncapped, capped);
+        return Compute(state, model, asOf.UtcTicks, value, [], count, last, uncapped, capped);
     }
 
     private static Snapshot Compute(
@@ -125,6 +123,8 @@ public static class Scorer
             capped[g] = 0;
         }
 
+        // Raw (uncapped) values only for explanations: Measure and the drop instant pass an empty span.
+        var explain = !raw.IsEmpty;
         if (!state.HasEvents || asOf >= state.LatestEventTicks)
         {
             // asOf is at or after the reference, so every factor is in [0, 1].
@@ -133,7 +133,7 @@ public static class Scorer
                 var acc = rules[r];
                 var f = factor[model.RuleGroupIndex[r]];
                 value[r] = acc.Total * f;
-                raw[r] = acc.Raw * f;
+                if (explain) raw[r] = acc.Raw * f;
                 count[r] = acc.Count;
                 last[r] = acc.Latest.Count > 0 ? acc.Latest[0].Ticks : 0;
             }
@@ -151,7 +151,7 @@ public static class Scorer
                 var acc = rules[r];
                 var g = model.RuleGroupIndex[r];
                 value[r] = Scale(acc.Base, factor[g], exponent[g]);
-                raw[r] = Scale(acc.RawBase, factor[g], exponent[g]);
+                if (explain) raw[r] = Scale(acc.RawBase, factor[g], exponent[g]);
                 count[r] = acc.BaseCount;
                 last[r] = acc.BaseCount > 0 ? acc.BaseLastTicks : 0;
             }
@@ -162,7 +162,7 @@ public static class Scorer
                 var inv = model.RuleInvHalfLifeTicks[e.Rule];
                 var d = inv == 0 ? 1 : double.Exp2((e.Ticks - asOf) * inv);
                 value[e.Rule] += e.Admitted * d;
-                raw[e.Rule] += model.RulePoints[e.Rule] * d;
+                if (explain) raw[e.Rule] += model.RulePoints[e.Rule] * d;
                 count[e.Rule]++;
                 if (e.Ticks > last[e.Rule]) last[e.Rule] = e.Ticks;
             }
@@ -170,8 +170,10 @@ public static class Scorer
 
         for (var r = 0; r < value.Length; r++)
         {
-            if (count[r] == 0) value[r] = raw[r] = 0;
+            if (count[r] == 0) value[r] = 0;
             capped[model.RuleGroupIndex[r]] += value[r];
+            if (!explain) continue;
+            if (count[r] == 0) raw[r] = 0;
             uncapped[model.RuleGroupIndex[r]] += raw[r];
         }
 
@@ -188,9 +190,11 @@ public static class Scorer
         var total = fit + engagement;
         var disqualification = state.DisqualifyingHardRule;
         var q = model.Qualification;
-        var actions = DistinctActions(model, asOf, count, last, out var handRaised);
+        // Actions are counted only when score and engagement would let the lead in (-1: not counted).
+        var actions = -1;
+        var handRaised = false;
         var enters = total >= model.EnterThreshold && engagement >= q.MinEngagementToEnter
-            && (handRaised || actions >= q.MinDistinctActions);
+            && ((actions = DistinctActions(model, asOf, count, last, out handRaised)) >= q.MinDistinctActions || handRaised);
         var stays = state.IsMql && total >= model.ExitThreshold && engagement >= q.MinEngagementToStay;
         var byPoints = disqualification < 0 && (enters || stays);
         var rule = disqualification < 0 && model.QualificationRules.Count > 0 ? FirstQualificationRule(state, model, asOf) : -1;
@@ -357,8 +361,8 @@ public static class Scorer
             // One half-life (the default model): D·2^(−τ·inv) = deficit in closed form, then settled to the tick.
             var tau = Math.Ceiling(Math.Log2(decaying / deficit) / minInv);
             if (!double.IsFinite(tau)) return null;
-            if (Excess(model, tau, constant - target, decayingValues, out _) >= 0) tau++;
-            else if (tau > 1 && Excess(model, tau - 1, constant - target, decayingValues, out _) < 0) tau--;
+            if ((decaying * double.Exp2(-tau * minInv)) - deficit >= 0) tau++;
+            else if (tau > 1 && (decaying * double.Exp2(-(tau - 1) * minInv)) - deficit < 0) tau--;
             return Math.Max(1, tau); // the caller saw the condition hold at asOf, whatever the rounding at τ = 0
         }
 
