@@ -85,13 +85,16 @@ public class CapTests
     }
 
     [Fact]
-    public void Given_a_capped_group_When_it_decays_below_the_cap_Then_the_decayed_sum_counts_again()
+    public void Given_a_capped_group_When_time_passes_Then_it_decays_from_the_cap_at_once_without_a_reservoir()
     {
-        var events = Enumerable.Range(0, 4).Select(i => Pricing(T0, page: $"/pricing/{i}")).ToArray();
-        var lead = Lead(events: events);
+        // Issue 8: "five pricing views (+100 raw, web cap 50) plus fit 25 score 75 on day 0, day 20 and day 30".
+        var events = Enumerable.Range(0, 5).Select(i => Pricing(T0, page: $"/pricing/{i}")).ToArray();
+        var lead = Lead(profile: GoodFit, events: events);
 
-        Verdict(lead, T0).EngagementScore.Should().Be(50, "80 points capped at the web group's 50");
-        Verdict(lead, T0 + HalfLife * 2).EngagementScore.Should().BeApproximately(20, 1e-9, "80 / 4 is below the cap");
+        Verdict(lead, T0).TotalScore.Should().Be(75, "100 raw points, 50 admitted by the web cap, plus fit 25");
+        Verdict(lead, T0.AddDays(20)).TotalScore.Should().BeApproximately(25 + (50 * Math.Pow(2, -20.0 / 30)), 1e-9);
+        Verdict(lead, T0.AddDays(30)).TotalScore.Should().BeApproximately(50, 1e-9, "one half-life halves what the cap admitted");
+        Verdict(lead, T0.AddDays(30)).Groups.Single(g => g.GroupId == "web").Uncapped.Should().BeApproximately(50, 1e-9, "Uncapped: the raw 100, decayed");
     }
 
     [Fact]

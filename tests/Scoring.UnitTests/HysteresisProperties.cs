@@ -25,17 +25,26 @@ public class HysteresisProperties
             var at = T0;
             var wasMql = false;
             StageDirection? lastDirection = null;
+            var actions = new List<(string Rule, DateTimeOffset At)>();
+            var q = Default.Qualification;
             var i = 0;
             foreach (var (kind, gap) in steps)
             {
                 at = at.AddHours(gap);
-                state.Apply(new ScoringEvent($"e{i++}", Kinds[kind].Type, at, Kinds[kind].Category, $"a{i}"), Default);
-                var score = Scorer.TotalScore(state, Default, at);
+                var applied = state.Apply(new ScoringEvent($"e{i++}", Kinds[kind].Type, at, Kinds[kind].Category, $"a{i}"), Default);
+                if (applied.Counted && applied.Points > 0) actions.Add((applied.RuleId!, at));
+                var before = Scorer.Evaluate(state, Default, at);
+                var (score, engagement) = (before.TotalScore, before.EngagementScore);
+                var recent = actions.Where(a => a.At > at - q.ActionWindow).Select(a => a.Rule).Distinct().ToList();
+                var engaged = recent.Count >= q.MinDistinctActions || recent.Any(q.HandRaisers.Contains);
 
                 var transition = state.UpdateStage(at, Default);
 
-                var expected = wasMql ? score >= Default.ExitThreshold : score >= Default.EnterThreshold;
-                if (state.IsMql != expected) return false.Label($"score {score} wasMql {wasMql} isMql {state.IsMql}");
+                // DESIGN.md, Domain: threshold 50 / exit 40 (hysteresis), and "fit alone never qualifies or holds a lead".
+                var expected = wasMql
+                    ? score >= Default.ExitThreshold && engagement >= q.MinEngagementToStay
+                    : score >= Default.EnterThreshold && engagement >= q.MinEngagementToEnter && engaged;
+                if (state.IsMql != expected) return false.Label($"score {score} engagement {engagement} actions {recent.Count} wasMql {wasMql} isMql {state.IsMql}");
                 if (Scorer.Evaluate(state, Default, at).IsMql != state.IsMql) return false.Label("verdict disagrees with stage");
                 if ((transition is not null) != (wasMql != state.IsMql)) return false.Label("transition iff the stage changed");
                 if (transition is not null)

@@ -150,9 +150,12 @@ public class SeedExampleTests
 
         var verdict = Verdict(lead, T0.AddHours(1));
 
-        verdict.Groups.Single(g => g.GroupId == "content").Score.Should().Be(30);
+        // The last download (minute 39) topped the group up to its cap; it has decayed for 21 minutes since.
+        var content = 30 * Math.Pow(2, -TimeSpan.FromMinutes(21).TotalDays / 30);
+        verdict.Groups.Single(g => g.GroupId == "content").Score.Should().BeApproximately(content, 1e-9);
         verdict.Groups.Single(g => g.GroupId == "content").Uncapped.Should().BeGreaterThan(300);
-        verdict.TotalScore.Should().BeApproximately(45 + 30, 1e-9, "fit plus the capped download group");
+        verdict.TotalScore.Should().BeApproximately(45 + content, 1e-9, "fit plus the capped download group");
+        verdict.IsMql.Should().BeFalse("DESIGN.md, Domain: downloads are an input, never an automatic MQL - one kind of action, even with a perfect fit");
         var withoutFit = Verdict(Lead(events: events), T0.AddHours(1));
         withoutFit.IsMql.Should().BeFalse("downloads are an input, never an automatic MQL");
     }
@@ -185,7 +188,7 @@ public class SeedExampleTests
     [Fact]
     public void Given_a_verdict_When_made_Then_it_carries_the_model_id_and_version()
     {
-        var model = DefaultWith("\"version\": 1", "\"version\": 7");
+        var model = DefaultWith("\"version\": 2", "\"version\": 7");
 
         var verdict = Verdict(Lead(model, events: Pricing(T0)), T0, model);
 
@@ -196,11 +199,11 @@ public class SeedExampleTests
     public void Given_a_state_built_with_one_model_version_When_used_with_another_Then_it_refuses_instead_of_mixing_them()
     {
         var lead = Lead(events: Pricing(T0));
-        var v2 = DefaultWith("\"version\": 1", "\"version\": 2");
+        var v3 = DefaultWith("\"version\": 2", "\"version\": 3");
 
-        var act = () => lead.Apply(Pricing(T0), v2);
+        var act = () => lead.Apply(Pricing(T0), v3);
 
-        act.Should().Throw<ModelMismatchException>().WithMessage("*'default' v1*'default' v2*replay*");
-        FluentActions.Invoking(() => Scorer.Evaluate(lead, v2, T0)).Should().Throw<ModelMismatchException>();
+        act.Should().Throw<ModelMismatchException>().WithMessage("*'default' v2*'default' v3*replay*");
+        FluentActions.Invoking(() => Scorer.Evaluate(lead, v3, T0)).Should().Throw<ModelMismatchException>();
     }
 }

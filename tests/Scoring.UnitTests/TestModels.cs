@@ -22,6 +22,24 @@ internal static class TestModels
     /// <summary>Every fit rule: 15 + 10 + 10 + 5 + 5 = 45, grade A.</summary>
     public static readonly LeadProfile PerfectFit = new("ana@acme.com", "Chief Revenue Officer", 800, "Software", "DE", true);
 
+    /// <summary>
+    /// A capped group's value by definition: events in time order, each admitted only up to the cap at its instant
+    /// (no reservoir), the level decaying in between. Points are (days after T0, points).
+    /// </summary>
+    public static double Saturated(IEnumerable<(double Days, double Points)> events, double cap, double asOfDays, double halfLifeDays = 30)
+    {
+        double level = 0, at = double.NegativeInfinity;
+        foreach (var (days, points) in events.OrderBy(e => e.Days))
+        {
+            level = at == double.NegativeInfinity ? 0 : level * Math.Pow(2, -(days - at) / halfLifeDays);
+            var admitted = Math.Clamp(Math.Clamp(level + points, -cap, cap) - level, Math.Min(0, points), Math.Max(0, points));
+            level += admitted;
+            at = days;
+        }
+
+        return at == double.NegativeInfinity ? 0 : level * Math.Pow(2, -(asOfDays - at) / halfLifeDays);
+    }
+
     public static LeadScoreState Lead(ScoringModel? model = null, LeadProfile? profile = null, params ScoringEvent[] events)
     {
         model ??= Default;

@@ -62,6 +62,9 @@ public sealed class LeadScoreState
 
     public double ProfileScore { get; set; }
 
+    /// <summary>Per qualification rule (model order): whether its fit conditions hold for the current profile.</summary>
+    public List<bool> QualificationFitHolds { get; set; } = [];
+
     /// <summary>Index of the first hard rule that disqualifies the current profile, or -1.</summary>
     public int DisqualifyingHardRule { get; set; } = -1;
 
@@ -96,13 +99,20 @@ public sealed class LeadScoreState
     {
         EnsureModel(model);
         var r = model.Match(e.Type, e.Category, out var reason);
+        var t = e.OccurredAt.UtcTicks;
+        if (r >= 0 && (t < ScoringEvent.EarliestAcceptedTicks || t > ScoringEvent.LatestAcceptedTicks))
+        {
+            r = -1;
+            reason = UnscoredReason.OccurredAtOutOfRange;
+        }
+
         if (r < 0)
         {
             UnscoredEvents++;
             return ApplyResult.Unscored(reason);
         }
 
-        var t = e.OccurredAt.UtcTicks;
+        var late = HasEvents && t < LatestEventTicks;
         MoveReference(t, model);
         if (t > LatestEventTicks) LatestEventTicks = t;
 
@@ -135,7 +145,7 @@ public sealed class LeadScoreState
             if (!existed && FrequencyBuckets.Count >= FrequencyPruneAt) PruneFrequencyBuckets(model);
         }
 
-        Add(r, t, e.EventId, model);
+        Add(r, t, e.EventId, model, late || outcome == ApplyOutcome.CountedReplacingLater);
         CountedEvents++;
         return new ApplyResult(outcome, model.EngagementRules[r].Id, model.RulePoints[r], UnscoredReason.None);
     }
@@ -164,13 +174,15 @@ public sealed class LeadScoreState
         var now = Scorer.Measure(this, model, asOf);
         if (!IsMql)
         {
-            if (now.Disqualification >= 0 || now.Total < model.EnterThreshold) return null;
+            if (!now.IsMql) return null;
             IsMql = true;
             MqlEntries++;
             StageChangedAt = asOf;
+            var why = now.QualifyingRule >= 0
+                ? $"qualification rule '{model.QualificationRules[now.QualifyingRule].Id}': {model.QualificationRules[now.QualifyingRule].Reason}"
+                : $"score {now.Total:0.##} reached the enter threshold {model.EnterThreshold}";
             return new StageTransition(
-                StageDirection.EnteredMql, asOf, now.Total, now.Tier,
-                $"score {now.Total:0.##} reached the enter threshold {model.EnterThreshold}" + (MqlEntries > 1 ? " (reactivated)" : ""),
+                StageDirection.EnteredMql, asOf, now.Total, now.Tier, why + (MqlEntries > 1 ? " (reactivated)" : ""),
                 MqlEntries > 1, model.Id, model.Version);
         }
 
@@ -181,10 +193,12 @@ public sealed class LeadScoreState
             var rule = model.HardRules[now.Disqualification];
             reason = $"disqualified by hard rule '{rule.Id}': {rule.Reason}";
         }
-        else if (now.Total < model.ExitThreshold)
+        else if (!now.IsMql)
         {
             at = ExitInstant(asOf, model);
-            reason = $"score {now.Total:0.##} fell below the exit threshold {model.ExitThreshold}";
+            reason = now.Total < model.ExitThreshold
+                ? $"score {now.Total:0.##} fell below the exit threshold {model.ExitThreshold}"
+                : $"engagement {now.Engagement:0.##} fell below the {model.Qualification.MinEngagementToStay} an MQL needs to stay one (fit alone never holds a lead)";
         }
         else
         {
@@ -197,16 +211,24 @@ public sealed class LeadScoreState
     }
 
     /// <summary>
-    /// When a decaying score crossed the exit threshold: from the later of the stage change and the newest event
-    /// (nothing happened since), the instant the decay formula reaches the threshold, if that is not after asOf.
+    /// When a qualified lead stopped qualifying: from the later of the stage change and the newest event (nothing
+    /// happened since, so scores only decay and rule windows only expire: qualification can only be lost), the
+    /// first tick at which it no longer qualifies, by bisection to the tick (exits are rare; ~63 measurements).
     /// </summary>
     private DateTimeOffset ExitInstant(DateTimeOffset asOf, ScoringModel model)
     {
         var fromTicks = Math.Min(asOf.UtcTicks, Math.Max(LatestEventTicks, StageChangedAt?.UtcTicks ?? 0));
         if (fromTicks < HistoryFloorTicks) return asOf;
-        var from = new DateTimeOffset(fromTicks, TimeSpan.Zero);
-        if (Scorer.Measure(this, model, from).Total < model.ExitThreshold) return from;
-        return Scorer.DropsBelowExitAt(this, model, from) is { } crossing && crossing <= asOf ? crossing : asOf;
+        if (!Scorer.Measure(this, model, new DateTimeOffset(fromTicks, TimeSpan.Zero)).IsMql) return new DateTimeOffset(fromTicks, TimeSpan.Zero);
+        long lo = fromTicks, hi = asOf.UtcTicks;
+        while (hi - lo > 1)
+        {
+            var mid = lo + ((hi - lo) / 2);
+            if (Scorer.Measure(this, model, new DateTimeOffset(mid, TimeSpan.Zero)).IsMql) lo = mid;
+            else hi = mid;
+        }
+
+        return new DateTimeOffset(hi, TimeSpan.Zero);
     }
 
     internal void EnsureModel(ScoringModel model)
@@ -239,6 +261,14 @@ public sealed class LeadScoreState
             var matched = ProfileConditions.Evaluate(rule.Condition, Profile, model.Lists) == true;
             ProfileRuleMatched.Add(matched);
             if (matched) ProfileScore += rule.Points;
+        }
+
+        QualificationFitHolds.Clear();
+        foreach (var rule in model.QualificationRules)
+        {
+            var holds = true;
+            foreach (var condition in rule.Fit) holds &= ProfileConditions.Evaluate(condition, Profile, model.Lists) == true;
+            QualificationFitHolds.Add(holds);
         }
 
         DisqualifyingHardRule = -1;
@@ -276,6 +306,8 @@ public sealed class LeadScoreState
             var factor = double.Exp2((ReferenceTicks - t) * inv);
             Rules[i].Total *= factor;
             Rules[i].Base *= factor;
+            Rules[i].Raw *= factor;
+            Rules[i].RawBase *= factor;
         }
 
         foreach (ref var e in CollectionsMarshal.AsSpan(History))
@@ -293,46 +325,116 @@ public sealed class LeadScoreState
         return inv == 0 ? model.RulePoints[rule] : model.RulePoints[rule] * double.Exp2((ticks - ReferenceTicks) * inv);
     }
 
-    private void Add(int r, long t, string eventId, ScoringModel model)
+    /// <summary>
+    /// Counts an event. A capped group admits only the points that fit under its cap at the event's instant (no
+    /// reservoir above the cap, so a quiet lead loses points from the first day); a late event re-admits the
+    /// group's later events in the history in time order, so the result does not depend on arrival order.
+    /// </summary>
+    private void Add(int r, long t, string eventId, ScoringModel model, bool late)
     {
         var acc = Rules[r];
-        var v = Normalised(r, t, model);
+        var inv = model.RuleInvHalfLifeTicks[r];
+        var scale = inv == 0 ? 1 : double.Exp2((t - ReferenceTicks) * inv);
+        var p = model.RulePoints[r];
+        var g = model.RuleGroupIndex[r];
+        var capped = !double.IsPositiveInfinity(model.GroupCap[g]);
+        var admitted = capped && !late ? Admit(p, GroupLevel(g, model), scale, model.GroupCap[g]) : p;
+        var v = admitted * scale;
         acc.Total += v;
+        acc.Raw += p * scale;
         acc.Count++;
         acc.InsertLatest(t, eventId);
-        InsertHistory(new CountedEvent { Rule = r, Ticks = t, Value = v, EventId = eventId });
+        InsertHistory(new CountedEvent { Rule = r, Ticks = t, Value = v, Admitted = admitted, EventId = eventId });
+        if (capped && late) Readmit(g, t, model);
 
         // Fold the oldest half in one go once the history holds twice its size: amortised O(1) per event instead of
         // shifting the list on every event. At least HistorySize newest events always stay individual.
         var keep = model.HistorySize;
         if (History.Count < 2 * keep) return;
-        for (var i = 0; i < keep; i++) FoldIntoBase(History[i]);
+        for (var i = 0; i < keep; i++) FoldIntoBase(History[i], model);
         History.RemoveRange(0, keep);
+    }
+
+    private double GroupLevel(int g, ScoringModel model)
+    {
+        var level = 0.0;
+        foreach (var rule in model.GroupRules[g]) level += Rules[rule].Total;
+        return level;
+    }
+
+    /// <summary>The part of p that fits under ±cap on top of a group level (normalised by scale), same sign as p.</summary>
+    private static double Admit(double p, double normalisedLevel, double scale, double cap)
+    {
+        var level = scale > 0 ? normalisedLevel / scale : 0;
+        if (!double.IsFinite(level)) level = Math.CopySign(cap, level);
+        var admitted = Math.Clamp(level + p, -cap, cap) - level;
+        return Math.Clamp(admitted, Math.Min(0, p), Math.Max(0, p));
+    }
+
+    /// <summary>
+    /// Re-admits group g's events in the history from <paramref name="fromTicks"/> on, in time order, against the
+    /// level before them (folded events count as earlier: a late event older than the folded history is admitted
+    /// against everything folded, the documented approximation for bounded state).
+    /// </summary>
+    private void Readmit(int g, long fromTicks, ScoringModel model)
+    {
+        // The level is carried in real points from event to event (one exp2 per step), not divided out of the
+        // normalised sums: events centuries before the reference would underflow there.
+        var cap = model.GroupCap[g];
+        var inv = model.GroupInvHalfLifeTicks[g];
+        var level = 0.0;
+        foreach (var rule in model.GroupRules[g]) level += Rules[rule].Base;
+        var levelAt = ReferenceTicks;
+        var history = CollectionsMarshal.AsSpan(History);
+        foreach (ref var e in history)
+        {
+            if (model.RuleGroupIndex[e.Rule] != g) continue;
+            level = level == 0 || inv == 0 ? level : Math.Clamp(level * double.Exp2((levelAt - e.Ticks) * inv), -cap, cap);
+            levelAt = e.Ticks;
+            if (e.Ticks < fromTicks)
+            {
+                level += e.Admitted;
+                continue;
+            }
+
+            var p = model.RulePoints[e.Rule];
+            var admitted = Math.Clamp(Math.Clamp(level + p, -cap, cap) - level, Math.Min(0, p), Math.Max(0, p));
+            var v = admitted * (inv == 0 ? 1 : double.Exp2((e.Ticks - ReferenceTicks) * inv));
+            Rules[e.Rule].Total += v - e.Value;
+            e.Value = v;
+            e.Admitted = admitted;
+            level += admitted;
+        }
     }
 
     private void Remove(int r, long t, ScoringModel model)
     {
         var acc = Rules[r];
-        var v = Normalised(r, t, model);
-        acc.Total = --acc.Count == 0 ? 0 : acc.Total - v;
+        var raw = Normalised(r, t, model);
+        acc.Raw = --acc.Count == 0 ? 0 : acc.Raw - raw;
         acc.RemoveLatest(t);
 
         for (var i = History.Count - 1; i >= 0; i--)
         {
             if (History[i].Rule == r && History[i].Ticks == t)
             {
+                acc.Total = acc.Count == 0 ? 0 : acc.Total - History[i].Value;
                 History.RemoveAt(i);
                 return;
             }
         }
 
-        acc.Base = --acc.BaseCount == 0 ? 0 : acc.Base - v;
+        // Folded: its admitted share is no longer known; the raw points are the closest bound.
+        acc.Total = acc.Count == 0 ? 0 : acc.Total - raw;
+        acc.Base = --acc.BaseCount == 0 ? 0 : acc.Base - raw;
+        acc.RawBase = acc.BaseCount == 0 ? 0 : acc.RawBase - raw;
     }
 
-    private void FoldIntoBase(in CountedEvent e)
+    private void FoldIntoBase(in CountedEvent e, ScoringModel model)
     {
         var acc = Rules[e.Rule];
         acc.Base += e.Value;
+        acc.RawBase += Normalised(e.Rule, e.Ticks, model);
         acc.BaseCount++;
         if (e.Ticks > acc.BaseLastTicks) acc.BaseLastTicks = e.Ticks;
         if (e.Ticks > HistoryFloorTicks) HistoryFloorTicks = e.Ticks;
@@ -399,6 +501,12 @@ public sealed class RuleAccumulator
     /// <summary>The part of <see cref="Total"/> from events folded out of the history.</summary>
     [JsonPropertyName("b"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public double Base { get; set; }
 
+    /// <summary>Like <see cref="Total"/> but with every event's full points, as if the group had no cap (for explanations).</summary>
+    [JsonPropertyName("rt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public double Raw { get; set; }
+
+    /// <summary>The part of <see cref="Raw"/> from events folded out of the history.</summary>
+    [JsonPropertyName("rb"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public double RawBase { get; set; }
+
     [JsonPropertyName("bc"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public int BaseCount { get; set; }
     [JsonPropertyName("bt"), JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingDefault)] public long BaseLastTicks { get; set; }
 
@@ -438,8 +546,11 @@ public struct CountedEvent
     [JsonPropertyName("r")] public int Rule { get; set; }
     [JsonPropertyName("t")] public long Ticks { get; set; }
 
-    /// <summary>Points·2^((t−ref)/h), normalised like the accumulators (so folding it into the base needs no exp2).</summary>
+    /// <summary>Admitted points·2^((t−ref)/h), normalised like the accumulators (so folding it into the base needs no exp2).</summary>
     [JsonPropertyName("v")] public double Value { get; set; }
+
+    /// <summary>The points the group's cap admitted at the event's instant (not normalised: exact for past verdicts).</summary>
+    [JsonPropertyName("a")] public double Admitted { get; set; }
 
     [JsonPropertyName("e")] public string EventId { get; set; }
 }

@@ -10,7 +10,17 @@ public readonly record struct ScoringEvent(
     string Type,
     DateTimeOffset OccurredAt,
     string? Category = null,
-    string? ActivityKey = null);
+    string? ActivityKey = null)
+{
+    /// <summary>Events before this instant are not scored (<see cref="UnscoredReason.OccurredAtOutOfRange"/>); the edge should refuse them first.</summary>
+    public static readonly DateTimeOffset EarliestAccepted = new(1970, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    /// <summary>Events after this instant are not scored: a year-9999 timestamp must not push the decay reference out of range.</summary>
+    public static readonly DateTimeOffset LatestAccepted = new(2200, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    internal static readonly long EarliestAcceptedTicks = EarliestAccepted.UtcTicks;
+    internal static readonly long LatestAcceptedTicks = LatestAccepted.UtcTicks;
+}
 
 /// <summary>Traits from <c>profile_updated</c>; null fields leave the profile unchanged.</summary>
 public sealed record LeadProfile(
@@ -42,6 +52,9 @@ public enum UnscoredReason
     UnknownEventType,
     NoRuleForEventType,
     NoRuleForCategory,
+
+    /// <summary>The timestamp is outside <see cref="ScoringEvent.EarliestAccepted"/>..<see cref="ScoringEvent.LatestAccepted"/>.</summary>
+    OccurredAtOutOfRange,
 
     /// <summary><c>profile_updated</c> carries traits: apply them with <see cref="LeadScoreState.ApplyProfile(LeadProfile, ScoringModel)"/>.</summary>
     ProfileEvent,

@@ -13,6 +13,7 @@ public enum ProfileCondition
     PersonalEmailDomain,
     StudentDomain,
     JobSeekerTitle,
+    StudentTitle,
 }
 
 /// <summary>Event type names and their categories, as the wire contracts define them.</summary>
@@ -45,24 +46,38 @@ internal static class ProfileConditions
         ["personal_email_domain"] = ProfileCondition.PersonalEmailDomain,
         ["student_domain"] = ProfileCondition.StudentDomain,
         ["job_seeker_title"] = ProfileCondition.JobSeekerTitle,
+        ["student_title"] = ProfileCondition.StudentTitle,
     };
 
     /// <summary>True/false when the profile field is known, null when it is not (no points, no disqualification).</summary>
     public static bool? Evaluate(ProfileCondition condition, LeadProfileState p, ModelLists lists) => condition switch
     {
-        ProfileCondition.TargetTitle => p.JobTitle is { } t ? TextMatch.ContainsAnyPhrase(t, lists.TargetTitlePhrases) : null,
-        ProfileCondition.JobSeekerTitle => p.JobTitle is { } t ? TextMatch.ContainsAnyPhrase(t, lists.JobSeekerPhrases) : null,
+        ProfileCondition.TargetTitle => p.JobTitle is { } t ? JobTitles.IsTarget(t, lists) : null,
+        ProfileCondition.JobSeekerTitle => p.JobTitle is { } t ? TextMatch.ContainsAnyPhrase(TextMatch.Words(t), lists.JobSeekerPhrases) : null,
+        ProfileCondition.StudentTitle => p.JobTitle is { } t ? TextMatch.ContainsAnyPhrase(TextMatch.Words(t), lists.StudentTitlePhrases) : null,
         ProfileCondition.TargetCompanySize => p.CompanySize is { } s
             ? s >= (lists.TargetCompanySizeMin ?? int.MinValue) && s <= (lists.TargetCompanySizeMax ?? int.MaxValue)
             : null,
-        ProfileCondition.TargetIndustry => p.Industry is { } i ? lists.TargetIndustrySet.Contains(TextMatch.Normalize(i)) : null,
-        ProfileCondition.TargetCountry => p.Country is { } c ? lists.TargetCountrySet.Contains(TextMatch.Normalize(c)) : null,
+        ProfileCondition.TargetIndustry => p.Industry is { } i ? lists.TargetIndustrySet.Contains(Industry(i, lists)) : null,
+        ProfileCondition.TargetCountry => p.Country is { } c && Countries.Resolve(c, lists.CountryAliasCodes) is { } code
+            ? lists.TargetCountrySet.Contains(code)
+            : null,
         ProfileCondition.BudgetAuthority => p.BudgetAuthority,
         ProfileCondition.CompetitorDomain => Domain(p.Email) is { } d ? TextMatch.DomainMatchesAny(d, lists.CompetitorDomains) : null,
         ProfileCondition.StudentDomain => Domain(p.Email) is { } d ? TextMatch.DomainMatchesAny(d, lists.StudentDomains) : null,
         ProfileCondition.PersonalEmailDomain => Domain(p.Email) is { } d ? lists.PersonalDomainSet.Contains(d) : null,
         _ => null,
     };
+
+    /// <summary>The canonical industry: "Computer Software" is "software" when the model lists it as a synonym.</summary>
+    internal static string Industry(string industry, ModelLists lists)
+    {
+        var phrase = IndustryPhrase(industry);
+        return lists.IndustryCanonical.TryGetValue(phrase, out var canonical) ? canonical : phrase;
+    }
+
+    /// <summary>Lower-case words without "and", so "Hospital & Health Care" and "hospital and health care" are one phrase.</summary>
+    internal static string IndustryPhrase(string industry) => string.Join(' ', TextMatch.Words(industry).Where(w => w != "and"));
 
     private static string? Domain(string? email)
     {
@@ -75,6 +90,9 @@ internal static class ProfileConditions
 internal static class TextMatch
 {
     public static string Normalize(string s) => s.Trim().ToLowerInvariant();
+
+    /// <summary>Lower-case words joined by one space: "U.S.A." is "u s a", "Computer  Software" is "computer software".</summary>
+    public static string Phrase(string s) => string.Join(' ', Words(s));
 
     /// <summary>Lower-case words (letters and digits), so "Co-Founder & CTO" is [co, founder, cto].</summary>
     public static string[] Words(string s)
@@ -96,15 +114,14 @@ internal static class TextMatch
     }
 
     /// <summary>Whole-word phrase match: "director" does not match "cto", "head of sales" matches "head".</summary>
-    public static bool ContainsAnyPhrase(string text, string[][] phrases)
+    public static bool ContainsAnyPhrase(ReadOnlySpan<string> words, string[][] phrases)
     {
-        var words = Words(text);
         foreach (var phrase in phrases)
         {
             if (phrase.Length == 0) continue;
             for (var i = 0; i + phrase.Length <= words.Length; i++)
             {
-                if (words.AsSpan(i, phrase.Length).SequenceEqual(phrase)) return true;
+                if (words.Slice(i, phrase.Length).SequenceEqual(phrase)) return true;
             }
         }
 
@@ -123,5 +140,33 @@ internal static class TextMatch
         }
 
         return false;
+    }
+}
+
+/// <summary>
+/// Job titles as people type them: abbreviations expanded from the model (SVP, Sr., Dir.), the role cut before
+/// "to" ("Executive Assistant to the CEO" is an assistant, not a CEO), and non-target roles from the model
+/// ("assistant", "product owner") voiding a seniority word elsewhere in the title.
+/// </summary>
+internal static class JobTitles
+{
+    public static bool IsTarget(string title, ModelLists lists)
+    {
+        var role = Role(title, lists);
+        return !TextMatch.ContainsAnyPhrase(role, lists.NonTargetTitlePhrases) && TextMatch.ContainsAnyPhrase(role, lists.TargetTitlePhrases);
+    }
+
+    /// <summary>The title's words with abbreviations expanded, up to "to" (whose object is someone else's role).</summary>
+    public static string[] Role(string title, ModelLists lists)
+    {
+        var words = new List<string>();
+        foreach (var word in TextMatch.Words(title))
+        {
+            if (word == "to") break;
+            if (lists.TitleAbbreviationWords.TryGetValue(word, out var expansion)) words.AddRange(expansion);
+            else words.Add(word);
+        }
+
+        return [.. words];
     }
 }

@@ -25,6 +25,8 @@ public sealed class ScoringModel
         IReadOnlyList<HardRule> hardRules,
         TierSettings tiers,
         GradeSettings grades,
+        QualificationSettings qualification,
+        IReadOnlyList<QualificationRule> qualificationRules,
         string json)
     {
         Id = id;
@@ -41,6 +43,8 @@ public sealed class ScoringModel
         HardRules = hardRules;
         Tiers = tiers;
         Grades = grades;
+        Qualification = qualification;
+        QualificationRules = qualificationRules;
         Json = json;
 
         GroupInvHalfLifeTicks = groups.Select(g => g.HalfLife is { } h ? 1.0 / h.Ticks : 0.0).ToArray();
@@ -51,11 +55,15 @@ public sealed class ScoringModel
         RulePoints = engagementRules.Select(r => r.Points).ToArray();
         RuleFrequencyCap = engagementRules.Select(r => r.FrequencyCapPerActivityPerDay ?? 0).ToArray();
         MaxInvHalfLifeTicks = GroupInvHalfLifeTicks.DefaultIfEmpty(0).Max();
+        GroupRules = Enumerable.Range(0, groups.Count)
+            .Select(g => Enumerable.Range(0, engagementRules.Count).Where(r => RuleGroupIndex[r] == g).ToArray())
+            .ToArray();
+        RuleIsHandRaiser = engagementRules.Select(r => qualification.HandRaisers.Contains(r.Id)).ToArray();
         HotConditions = tiers.HotAnyOf
             .Select(set => set.Select(id => IndexOfRule(engagementRules, id)).ToArray())
             .ToArray();
 
-        var byType = new Dictionary<string, List<(string? Category, int Rule)>>(StringComparer.Ordinal);
+        var byType = new Dictionary<string, List<(string? Category, int Rule)>>(StringComparer.OrdinalIgnoreCase);
         for (var i = 0; i < engagementRules.Count; i++)
         {
             var rule = engagementRules[i];
@@ -68,7 +76,7 @@ public sealed class ScoringModel
         RulesByType = byType.ToFrozenDictionary(
             kv => kv.Key,
             kv => kv.Value.OrderBy(x => x.Category is null ? 1 : 0).ToArray(),
-            StringComparer.Ordinal);
+            StringComparer.OrdinalIgnoreCase);
     }
 
     public string Id { get; }
@@ -95,6 +103,12 @@ public sealed class ScoringModel
     public TierSettings Tiers { get; }
     public GradeSettings Grades { get; }
 
+    /// <summary>What entering and staying in MQL need besides points: current engagement, distinct actions.</summary>
+    public QualificationSettings Qualification { get; }
+
+    /// <summary>Rules that qualify a lead (or promote its tier) when fit and event conditions hold together.</summary>
+    public IReadOnlyList<QualificationRule> QualificationRules { get; }
+
     /// <summary>The document this model was parsed from, for storing it (e.g. in the event store) verbatim.</summary>
     public string Json { get; }
 
@@ -114,13 +128,17 @@ public sealed class ScoringModel
     internal int[] RuleFrequencyCap { get; }
     internal double MaxInvHalfLifeTicks { get; }
     internal int[][] HotConditions { get; }
+
+    /// <summary>Per group, the engagement rules in it (a cap admits points against the whole group).</summary>
+    internal int[][] GroupRules { get; }
+    internal bool[] RuleIsHandRaiser { get; }
     internal FrozenDictionary<string, (string? Category, int Rule)[]> RulesByType { get; }
 
     internal int Match(string type, string? category, out UnscoredReason reason)
     {
         if (!RulesByType.TryGetValue(type, out var candidates))
         {
-            reason = type == EventTypes.ProfileUpdated ? UnscoredReason.ProfileEvent
+            reason = string.Equals(type, EventTypes.ProfileUpdated, StringComparison.OrdinalIgnoreCase) ? UnscoredReason.ProfileEvent
                 : EventTypes.IsKnown(type) ? UnscoredReason.NoRuleForEventType
                 : UnscoredReason.UnknownEventType;
             return -1;
@@ -128,7 +146,8 @@ public sealed class ScoringModel
 
         foreach (var (ruleCategory, rule) in candidates)
         {
-            if (ruleCategory is null || string.Equals(ruleCategory, category, StringComparison.Ordinal))
+            // Case-insensitive: trackers send "Pricing" as often as "pricing".
+            if (ruleCategory is null || string.Equals(ruleCategory, category, StringComparison.OrdinalIgnoreCase))
             {
                 reason = UnscoredReason.None;
                 return rule;
@@ -221,11 +240,65 @@ public sealed record ModelLists(
     IReadOnlyList<string> CompetitorDomains,
     IReadOnlyList<string> PersonalEmailDomains,
     IReadOnlyList<string> StudentDomains,
-    IReadOnlyList<string> JobSeekerKeywords)
+    IReadOnlyList<string> JobSeekerKeywords,
+    IReadOnlyList<string> StudentTitleKeywords,
+    IReadOnlyList<string> NonTargetTitles,
+    IReadOnlyDictionary<string, string> TitleAbbreviations,
+    IReadOnlyDictionary<string, IReadOnlyList<string>> IndustrySynonyms,
+    IReadOnlyDictionary<string, string> CountryAliases)
 {
+    internal FrozenDictionary<string, string[]> TitleAbbreviationWords { get; } =
+        TitleAbbreviations.ToFrozenDictionary(kv => TextMatch.Phrase(kv.Key), kv => TextMatch.Words(kv.Value));
     internal string[][] TargetTitlePhrases { get; } = TargetTitles.Select(TextMatch.Words).ToArray();
+    internal string[][] NonTargetTitlePhrases { get; } = NonTargetTitles.Select(TextMatch.Words).ToArray();
     internal string[][] JobSeekerPhrases { get; } = JobSeekerKeywords.Select(TextMatch.Words).ToArray();
-    internal FrozenSet<string> TargetIndustrySet { get; } = TargetIndustries.Select(TextMatch.Normalize).ToFrozenSet();
-    internal FrozenSet<string> TargetCountrySet { get; } = TargetCountries.Select(TextMatch.Normalize).ToFrozenSet();
+    internal string[][] StudentTitlePhrases { get; } = StudentTitleKeywords.Select(TextMatch.Words).ToArray();
+
+    /// <summary>Synonym (as a normalised phrase) to the canonical industry name it stands for.</summary>
+    internal FrozenDictionary<string, string> IndustryCanonical { get; } = IndustrySynonyms
+        .SelectMany(kv => kv.Value.Append(kv.Key).Select(s => (Synonym: ProfileConditions.IndustryPhrase(s), Canonical: ProfileConditions.IndustryPhrase(kv.Key))))
+        .DistinctBy(x => x.Synonym)
+        .ToFrozenDictionary(x => x.Synonym, x => x.Canonical);
+
+    internal FrozenSet<string> TargetIndustrySet { get; } = TargetIndustries.Select(ProfileConditions.IndustryPhrase).ToFrozenSet();
+    internal FrozenDictionary<string, string> CountryAliasCodes { get; } =
+        CountryAliases.ToFrozenDictionary(kv => TextMatch.Phrase(kv.Key), kv => kv.Value.Trim().ToUpperInvariant());
+    internal FrozenSet<string> TargetCountrySet { get; } = TargetCountries.Select(c => c.Trim().ToUpperInvariant()).ToFrozenSet();
     internal FrozenSet<string> PersonalDomainSet { get; } = PersonalEmailDomains.Select(TextMatch.Normalize).ToFrozenSet();
+}
+
+/// <summary>
+/// Besides points: entering MQL needs <see cref="MinEngagementToEnter"/> engagement and
+/// <see cref="MinDistinctActions"/> different engagement rules seen within <see cref="ActionWindow"/> (one
+/// hand-raiser is enough); staying needs <see cref="MinEngagementToStay"/>. Fit alone never qualifies or holds a lead.
+/// </summary>
+public sealed record QualificationSettings(
+    double MinEngagementToEnter,
+    double MinEngagementToStay,
+    int MinDistinctActions,
+    TimeSpan ActionWindow,
+    IReadOnlyList<string> HandRaisers)
+{
+    public static QualificationSettings None { get; } = new(0, 0, 0, TimeSpan.FromDays(30), []);
+}
+
+/// <summary>
+/// A rule-based MQL definition (seed 004): every fit condition holds and every event clause is met at the as-of
+/// instant. The lead is then an MQL of at least <see cref="Tier"/>, named by <see cref="Id"/> with <see cref="Reason"/>.
+/// </summary>
+public sealed record QualificationRule(
+    string Id,
+    string Reason,
+    IReadOnlyList<ProfileCondition> Fit,
+    IReadOnlyList<QualificationClause> Events,
+    MqlTier Tier);
+
+/// <summary>
+/// At least <see cref="AtLeast"/> counted events of the <see cref="Rules"/> (engagement rule indices the clause's
+/// event type and categories resolve to) within <see cref="Window"/> before the as-of instant; with
+/// <see cref="After"/> (an earlier clause's index) only events after the instant that clause was met count.
+/// </summary>
+public sealed record QualificationClause(string Id, IReadOnlyList<int> Rules, int AtLeast, TimeSpan Window, int After)
+{
+    internal bool[] RuleMask { get; init; } = [];
 }

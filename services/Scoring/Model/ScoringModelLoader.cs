@@ -12,6 +12,9 @@ public static class ScoringModelLoader
 {
     private const int MaxFrequencyCap = FrequencyBucket.Capacity;
 
+    /// <summary>Event clauses per qualification rule (a verdict keeps their met-at instants on the stack).</summary>
+    internal const int MaxClauses = 16;
+
     private static readonly JsonSerializerOptions Options = new(JsonSerializerDefaults.Web)
     {
         ReadCommentHandling = JsonCommentHandling.Skip,
@@ -81,10 +84,25 @@ public static class ScoringModelLoader
         var l = doc.Lists ?? new ListsDocument();
         if (l.TargetCompanySize is { Min: { } min, Max: { } max } && min > max)
             Error(null, "lists.targetCompanySize", $"min {min} is above max {max}");
+        var aliases = l.CountryAliases ?? [];
+        foreach (var (alias, code) in aliases.Where(kv => !Countries.IsCode(kv.Value)))
+            Error(null, $"lists.countryAliases.{alias}", $"'{code}' is not an ISO 3166-1 alpha-2 code");
+        foreach (var (c, i) in (l.TargetCountries ?? []).Select((c, i) => (c, i)).Where(x => !Countries.IsCode(x.c)))
+        {
+            var suggestion = Countries.Resolve(c, new Dictionary<string, string>()) is { } code ? $" (did you mean '{code}'?)" : "";
+            Error(null, $"lists.targetCountries[{i}]", $"'{c}' is not an ISO 3166-1 alpha-2 code{suggestion}");
+        }
+
+        foreach (var (abbreviation, expansion) in (l.TitleAbbreviations ?? []).Where(kv => TextMatch.Words(kv.Key).Length != 1 || TextMatch.Words(kv.Value).Length == 0))
+            Error(null, $"lists.titleAbbreviations.{abbreviation}", $"an abbreviation is one word and expands to at least one word, was '{abbreviation}' -> '{expansion}'");
+
         var lists = new ModelLists(
             l.TargetTitles ?? [], l.TargetCompanySize?.Min, l.TargetCompanySize?.Max, l.TargetIndustries ?? [],
             l.TargetCountries ?? [], l.CompetitorDomains ?? [], l.PersonalEmailDomains ?? [], l.StudentDomains ?? [],
-            l.JobSeekerKeywords ?? []);
+            l.JobSeekerKeywords ?? [], l.StudentTitleKeywords ?? [], l.NonTargetTitles ?? [],
+            l.TitleAbbreviations ?? [],
+            (l.IndustrySynonyms ?? []).ToDictionary(kv => kv.Key, kv => (IReadOnlyList<string>)kv.Value),
+            aliases);
 
         var ruleIds = new HashSet<string>(StringComparer.Ordinal);
         void CheckId(string? id, string field)
@@ -111,6 +129,7 @@ public static class ScoringModelLoader
         // Engagement rules
         var rules = new List<EngagementRule>();
         var selectors = new Dictionary<(string Type, string? Category), string>();
+        static string? Lower(string? s) => s?.ToLowerInvariant();
         foreach (var (r, i) in (doc.EngagementRules ?? []).Select((r, i) => (r, i)))
         {
             var field = $"engagementRules[{i}]";
@@ -126,7 +145,7 @@ public static class ScoringModelLoader
             {
                 if (cats.Count == 0) Error(id, field + ".categories", "is empty; omit it to match any category");
                 var allowed = EventTypes.Categories.GetValueOrDefault(type) ?? [];
-                foreach (var c in cats.Where(c => !allowed.Contains(c)))
+                foreach (var c in cats.Where(c => !allowed.Contains(c, StringComparer.OrdinalIgnoreCase)))
                 {
                     Error(id, field + ".categories", allowed.Count == 0
                         ? $"event type '{type}' has no categories, but '{c}' was given"
@@ -138,8 +157,8 @@ public static class ScoringModelLoader
             {
                 foreach (var c in (IEnumerable<string?>?)r.Categories ?? [null])
                 {
-                    if (!selectors.TryAdd((t2, c), id))
-                        Error(id, field + ".categories", $"rule '{selectors[(t2, c)]}' already matches {t2}/{c ?? "*"}; an event must match one rule");
+                    if (!selectors.TryAdd((t2.ToLowerInvariant(), Lower(c)), id))
+                        Error(id, field + ".categories", $"rule '{selectors[(t2.ToLowerInvariant(), Lower(c))]}' already matches {t2}/{c ?? "*"}; an event must match one rule");
                 }
             }
 
@@ -212,6 +231,9 @@ public static class ScoringModelLoader
         var (b1, b2, b3) = (eng?.Band1 ?? 40, eng?.Band2 ?? 25, eng?.Band3 ?? 10);
         if (!(b1 >= b2 && b2 >= b3)) Error(null, "grades.engagement", $"thresholds must satisfy band1 >= band2 >= band3, were {b1}, {b2}, {b3}");
 
+        var qualification = BuildQualification(doc.Qualification, rules, Error);
+        var qualificationRules = BuildQualificationRules(doc.QualificationRules ?? [], rules, lists, CheckId, Error);
+
         if (errors.Count > 0) throw new ModelValidationException(errors);
 
         return new ScoringModel(
@@ -219,7 +241,109 @@ public static class ScoringModelLoader
             groups, rules, profileRules, hardRules,
             new TierSettings(minGrade[0], TimeSpan.FromDays(hotDays), hotAnyOf.Select(s => (IReadOnlyList<string>)s).ToArray()),
             new GradeSettings(fa, fb, fcc, b1, b2, b3),
+            qualification,
+            qualificationRules,
             json);
+    }
+
+    private static QualificationSettings BuildQualification(QualificationDocument? q, List<EngagementRule> rules, Action<string?, string, string> error)
+    {
+        if (q is null) return QualificationSettings.None;
+        var enter = q.MinEngagementToEnter ?? 0;
+        var stay = q.MinEngagementToStay ?? 0;
+        if (!(enter >= 0 && double.IsFinite(enter))) error(null, "qualification.minEngagementToEnter", $"must be zero or positive, was {enter}");
+        if (!(stay >= 0 && double.IsFinite(stay))) error(null, "qualification.minEngagementToStay", $"must be zero or positive, was {stay}");
+        if (stay > enter) error(null, "qualification.minEngagementToStay", $"{stay} is above minEngagementToEnter {enter}; staying must not need more than entering (hysteresis)");
+        var actions = q.MinDistinctActions ?? 0;
+        if (actions < 0) error(null, "qualification.minDistinctActions", $"must be zero or positive, was {actions}");
+        var days = q.DistinctActionsWithinDays ?? 30;
+        if (!(days > 0 && double.IsFinite(days))) error(null, "qualification.distinctActionsWithinDays", $"must be positive, was {days}");
+        var handRaisers = q.HandRaisers ?? [];
+        foreach (var id in handRaisers.Where(id => rules.All(r => r.Id != id)))
+            error(id, "qualification.handRaisers", $"unknown engagement rule '{id}'");
+        return new QualificationSettings(enter, stay, actions, TimeSpan.FromDays(days > 0 && double.IsFinite(days) ? days : 30), handRaisers);
+    }
+
+    private static List<QualificationRule> BuildQualificationRules(
+        List<QualificationRuleDocument> docs, List<EngagementRule> rules, ModelLists lists,
+        Action<string?, string> checkId, Action<string?, string, string> error)
+    {
+        var result = new List<QualificationRule>();
+        foreach (var (q, i) in docs.Select((q, i) => (q, i)))
+        {
+            var field = $"qualificationRules[{i}]";
+            checkId(q.Id, field);
+            var id = q.Id ?? $"#{i}";
+            if (string.IsNullOrWhiteSpace(q.Reason)) error(id, field + ".reason", "is required: a verdict names the rule and says why");
+            var fit = new List<ProfileCondition>();
+            foreach (var (name, j) in (q.Fit ?? []).Select((n, j) => (n, j)))
+            {
+                if (ParseCondition(name, id, $"{field}.fit[{j}]", lists, error) is { } c) fit.Add(c);
+            }
+
+            MqlTier? tier = (q.Tier ?? "mql") switch
+            {
+                "mql_light" => MqlTier.MqlLight,
+                "mql" => MqlTier.Mql,
+                "hot" => MqlTier.HotMql,
+                _ => null,
+            };
+            if (tier is null) error(id, field + ".tier", $"must be 'mql_light', 'mql' or 'hot', was '{q.Tier}'");
+
+            var clauses = new List<QualificationClause>();
+            var events = q.Events ?? [];
+            if (events.Count == 0) error(id, field + ".events", "at least one event clause is required: an MQL has engaged (fit alone never qualifies)");
+            if (events.Count > MaxClauses) error(id, field + ".events", $"at most {MaxClauses} event clauses, was {events.Count}");
+            foreach (var (c, j) in events.Select((c, j) => (c, j)))
+            {
+                var cf = $"{field}.events[{j}]";
+                var cid = c.Id ?? $"#{j}";
+                if (clauses.Any(x => x.Id == cid)) error(id, cf + ".id", $"duplicate clause id '{cid}'");
+                var matching = new List<int>();
+                if (string.IsNullOrWhiteSpace(c.EventType))
+                {
+                    error(id, cf + ".eventType", "is required");
+                }
+                else
+                {
+                    for (var r = 0; r < rules.Count; r++)
+                    {
+                        if (!string.Equals(rules[r].EventType, c.EventType, StringComparison.OrdinalIgnoreCase)) continue;
+                        if (c.Categories is { } cats && rules[r].Categories is { } rc && !rc.Any(x => cats.Contains(x, StringComparer.OrdinalIgnoreCase))) continue;
+                        matching.Add(r);
+                    }
+
+                    foreach (var cat in (c.Categories ?? []).Where(cat => !rules.Any(r =>
+                        string.Equals(r.EventType, c.EventType, StringComparison.OrdinalIgnoreCase)
+                        && (r.Categories is null || r.Categories.Contains(cat, StringComparer.OrdinalIgnoreCase)))))
+                    {
+                        error(id, cf + ".categories", $"no engagement rule scores {c.EventType}/{cat}; a clause counts events its engagement rules count");
+                    }
+
+                    if (matching.Count == 0)
+                        error(id, cf + ".eventType", $"no engagement rule scores '{c.EventType}'; a clause counts events its engagement rules count");
+                }
+
+                var atLeast = c.AtLeast ?? 1;
+                if (atLeast < 1) error(id, cf + ".atLeast", $"must be >= 1, was {atLeast}");
+                var within = c.WithinDays;
+                if (within is not { } w || !(w > 0 && double.IsFinite(w))) error(id, cf + ".withinDays", $"is required and must be positive, was {within?.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "missing"}");
+                var after = -1;
+                if (c.After is { } a)
+                {
+                    after = clauses.FindIndex(x => x.Id == a);
+                    if (after < 0) error(id, cf + ".after", $"'{a}' is not an earlier clause of this rule (declared: {string.Join(", ", clauses.Select(x => x.Id))})");
+                }
+
+                var mask = new bool[rules.Count];
+                foreach (var r in matching) mask[r] = true;
+                clauses.Add(new QualificationClause(cid, matching, Math.Max(1, atLeast), TimeSpan.FromDays(within is > 0 and < 36500 ? within.Value : 1), after) { RuleMask = mask });
+            }
+
+            result.Add(new QualificationRule(id, q.Reason ?? "", fit, clauses, tier ?? MqlTier.Mql));
+        }
+
+        return result;
     }
 
     private static ProfileCondition? ParseCondition(string? name, string id, string field, ModelLists lists, Action<string?, string, string> error)
@@ -240,6 +364,7 @@ public static class ScoringModelLoader
         {
             ProfileCondition.TargetTitle when lists.TargetTitles.Count == 0 => "lists.targetTitles",
             ProfileCondition.JobSeekerTitle when lists.JobSeekerKeywords.Count == 0 => "lists.jobSeekerKeywords",
+            ProfileCondition.StudentTitle when lists.StudentTitleKeywords.Count == 0 => "lists.studentTitleKeywords",
             ProfileCondition.TargetCompanySize when lists.TargetCompanySizeMin is null && lists.TargetCompanySizeMax is null => "lists.targetCompanySize",
             ProfileCondition.TargetIndustry when lists.TargetIndustries.Count == 0 => "lists.targetIndustries",
             ProfileCondition.TargetCountry when lists.TargetCountries.Count == 0 => "lists.targetCountries",
@@ -268,6 +393,37 @@ public static class ScoringModelLoader
         public List<HardRuleDocument>? HardRules { get; set; }
         public TiersDocument? Tiers { get; set; }
         public GradesDocument? Grades { get; set; }
+        public QualificationDocument? Qualification { get; set; }
+        public List<QualificationRuleDocument>? QualificationRules { get; set; }
+    }
+
+    private sealed class QualificationDocument
+    {
+        public double? MinEngagementToEnter { get; set; }
+        public double? MinEngagementToStay { get; set; }
+        public int? MinDistinctActions { get; set; }
+        public double? DistinctActionsWithinDays { get; set; }
+        public List<string>? HandRaisers { get; set; }
+    }
+
+    private sealed class QualificationRuleDocument
+    {
+        public string? Id { get; set; }
+        public string? Description { get; set; }
+        public string? Reason { get; set; }
+        public List<string>? Fit { get; set; }
+        public List<ClauseDocument>? Events { get; set; }
+        public string? Tier { get; set; }
+    }
+
+    private sealed class ClauseDocument
+    {
+        public string? Id { get; set; }
+        public string? EventType { get; set; }
+        public List<string>? Categories { get; set; }
+        public int? AtLeast { get; set; }
+        public double? WithinDays { get; set; }
+        public string? After { get; set; }
     }
 
     private sealed class ThresholdsDocument
@@ -292,6 +448,11 @@ public static class ScoringModelLoader
         public List<string>? PersonalEmailDomains { get; set; }
         public List<string>? StudentDomains { get; set; }
         public List<string>? JobSeekerKeywords { get; set; }
+        public List<string>? StudentTitleKeywords { get; set; }
+        public List<string>? NonTargetTitles { get; set; }
+        public Dictionary<string, string>? TitleAbbreviations { get; set; }
+        public Dictionary<string, List<string>>? IndustrySynonyms { get; set; }
+        public Dictionary<string, string>? CountryAliases { get; set; }
     }
 
     private sealed class RangeDocument

@@ -24,7 +24,8 @@ public enum RuleKind
 /// <summary>
 /// One rule's part in a verdict. <paramref name="RawPoints"/> is points × count before decay,
 /// <paramref name="Decayed"/> the decayed value at asOf, <paramref name="Contribution"/> its share after the
-/// group cap. <paramref name="TopEventIds"/>: the rule's newest counted events (its largest contributors).
+/// group cap (caps admit points as they arrive, so Decayed − Contribution is what the cap refused, decayed).
+/// <paramref name="TopEventIds"/>: the rule's newest counted events (its largest contributors).
 /// </summary>
 public sealed record RuleContribution(
     string RuleId,
@@ -46,7 +47,9 @@ public sealed record Disqualification(string RuleId, string Reason);
 /// "Is this lead an MQL at <paramref name="AsOf"/>, and why?" <paramref name="IsMql"/> applies hysteresis against
 /// the state's stage (score &gt;= enter, or already MQL and score &gt;= exit) and is false whenever a hard rule
 /// disqualifies. <paramref name="DropsBelowExitAt"/>: the exact instant the score falls below the exit threshold
-/// if nothing else happens (null when it already is below, or never will be).
+/// if nothing else happens (null when it already is below, or never will be); it also counts the engagement an MQL
+/// needs to stay one. <paramref name="QualifiedBy"/>: "threshold" when points qualified the lead, else the
+/// qualification rule's id (null when not an MQL); <paramref name="TierReason"/> carries the rule's reason.
 /// </summary>
 public sealed record Verdict(
     DateTimeOffset AsOf,
@@ -69,4 +72,5 @@ public sealed record Verdict(
     DateTimeOffset? DropsBelowExitAt,
     long CountedEvents,
     long FrequencyCappedEvents,
-    long UnscoredEvents);
+    long UnscoredEvents,
+    string? QualifiedBy = null);
