@@ -60,6 +60,8 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
 
         var verdict = await VerdictWhen(lead, v => v.EventCount == 3);
         verdict.IsMql.Should().BeTrue($"total {verdict.TotalScore} should pass the threshold");
+        verdict.QualifiedBy.Should().Be("threshold", "points, not a qualification rule, qualified this lead");
+        verdict.TierReason.Should().NotBeNullOrWhiteSpace();
 
         // Sentinel: a competitor email disqualifies the lead, so an MqlExited follows the crossing on the same
         // key; once it is read, every message published before it for this lead has been read too.

@@ -22,6 +22,8 @@ public static class VerdictMapper
             ModelId = verdict.ModelId,
             ModelVersion = verdict.ModelVersion,
             EventCount = view.EventCount,
+            QualifiedBy = verdict.QualifiedBy ?? "",
+            TierReason = verdict.TierReason ?? "",
         };
         if (view.LastEventAt is { } last) result.LastEventAt = Timestamp.FromDateTimeOffset(last);
         if (verdict.DropsBelowExitAt is { } drops) result.DropsBelowExitAt = Timestamp.FromDateTimeOffset(drops);
