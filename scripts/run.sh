@@ -94,10 +94,12 @@ main() {
   source "$RUN_DIR/infra.env"
   export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 
+  # Ingestion owns the event store schema (applies it on start); the others wait for it, as in deploy/k8s.
   start_service ingestion Ingestion "$INGESTION_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$INGESTION_PORT"
-  start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT"
+  start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT" \
+    "EventStore__ApplySchemaOnStart=false"
   start_service api Api "$API_REST_PORT" "Kestrel__Endpoints__Rest__Url=http://127.0.0.1:$API_REST_PORT" \
-    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT"
+    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT" "EventStore__ApplySchemaOnStart=false"
 
   cat <<INFO
 

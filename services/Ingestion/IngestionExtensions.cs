@@ -1,5 +1,6 @@
 using ScoringPlatform.Ingestion.Consuming;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Messaging;
 
 namespace ScoringPlatform.Ingestion;
 
@@ -11,7 +12,9 @@ public static class IngestionExtensions
             .BindConfiguration(IngestionOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
-        builder.Services.AddLeadEventStore();
+        builder.AddKafka();
+        builder.AddLeadEventStore();
+        builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddSingleton<EngagementAppender>();
         builder.Services.AddSingleton<DeadLetterPublisher>();
         builder.Services.AddHostedService<TopicProvisioner>();

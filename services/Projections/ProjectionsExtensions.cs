@@ -1,5 +1,6 @@
 using JasperFx.Events.Daemon;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.Projections.Lifecycle;
 
 namespace ScoringPlatform.Projections;
@@ -13,8 +14,10 @@ public static class ProjectionsExtensions
     public static WebApplicationBuilder AddProjections(this WebApplicationBuilder builder)
     {
         var mode = builder.Configuration.GetValue("EventStore:DaemonMode", DaemonMode.Solo);
+        builder.AddKafka();
+        builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddSingleton<LifecycleProducer>();
-        builder.Services.AddLeadEventStore()
+        builder.AddLeadEventStore()
             .AddAsyncDaemon(mode)
             .AddSubscriptionWithServices<LifecycleRelay>(ServiceLifetime.Singleton);
         return builder;

@@ -24,7 +24,6 @@ public sealed class ApiFixture : WebApplicationFactory<ScoringPlatform.Api.Verdi
     {
         builder.UseSetting("ConnectionStrings:EventStore", TestEnvironment.PostgresConnectionString);
         builder.UseSetting("EventStore:Schema", Schema);
-        builder.UseSetting("Kafka:BootstrapServers", TestEnvironment.KafkaBootstrap);
     }
 
     public IDocumentStore Store => Services.GetRequiredService<IDocumentStore>();

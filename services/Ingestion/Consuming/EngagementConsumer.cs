@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Polly;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Ingestion.Consuming;

@@ -7,6 +7,7 @@ using Marten.Subscriptions;
 using Polly;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Projections.Lifecycle;
