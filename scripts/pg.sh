@@ -17,7 +17,8 @@ install_pg() {
 
 # initdb refuses to run as root: when root, run the server as the 'postgres' user.
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /, so that 'postgres' is not left in a working directory it cannot enter.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start() {
