@@ -1,3 +1,6 @@
+using System.Buffers.Binary;
+using System.Security.Cryptography;
+using System.Text;
 using Marten;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -13,7 +16,8 @@ namespace ScoringPlatform.Leads.EventStore;
 /// <summary>
 /// Holds the service's start until the event store can be used. Marten applies the schema itself
 /// (<c>ApplyAllDatabaseChangesOnStartup</c>, in the service whose EventStore:ApplySchemaOnStart is true, the owner),
-/// under its advisory lock <see cref="StoreOptions.ApplyChangesLockId"/> so two owners never run DDL at once.
+/// under its advisory lock <see cref="StoreOptions.ApplyChangesLockId"/> (one per schema, <see cref="SchemaLockId"/>)
+/// so two owners never run DDL at once.
 /// That lock does not queue: Marten gives up after ~0.4 s when another node holds it. So every service,
 /// owner or not, then waits here until the database matches the configuration; the Kafka consumer and the
 /// projection daemon are hosted services registered after this one and start only once it has.
@@ -54,6 +58,10 @@ internal sealed partial class EventStoreStartup(
                 },
             })
             .Build();
+
+    /// <summary>Marten's migration lock id for one schema (a stable hash of its name).</summary>
+    public static int SchemaLockId(string schema) =>
+        BinaryPrimitives.ReadInt32BigEndian(SHA256.HashData(Encoding.UTF8.GetBytes("scoring-schema:" + schema)));
 
     public Task StartedAsync(CancellationToken cancellationToken) => Task.CompletedTask;
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;

@@ -37,7 +37,10 @@ public static class LeadEventStore
             Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current);
             store.AutoCreateSchemaObjects = options.ApplySchemaOnStart ? AutoCreate.CreateOrUpdate : AutoCreate.None;
             // A node that loses the race for Marten's migration lock starts anyway and waits in EventStoreStartup.
+            // The lock is per schema: with Marten's one default id, a store of another schema in the same
+            // database could win it and leave this schema to nobody.
             store.ResourceMigrationFailureMode = ResourceMigrationFailureMode.ContinueOnFailures;
+            store.ApplyChangesLockId = EventStoreStartup.SchemaLockId(options.Schema);
             configure?.Invoke(store, sp);
             return store;
         }).UseLightweightSessions();
