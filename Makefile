@@ -24,6 +24,7 @@ infra-down:
 
 clean:
 	-bash scripts/infra.sh down
+	-bash scripts/pg.sh clean
 	rm -rf .run
 	dotnet clean ScoringPlatform.sln -v quiet
 

@@ -3,9 +3,19 @@ set -euo pipefail
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 RUN_DIR="${SCORING_RUN_DIR:-$ROOT/.run}"
+case "$RUN_DIR" in /*) ;; *) RUN_DIR="$PWD/$RUN_DIR" ;; esac
 PG_PORT="${SCORING_PG_PORT:-55432}"
 PG_DB="${SCORING_PG_DB:-scoring}"
-PG_DIR="$RUN_DIR/pg"
+# As root the server runs as 'postgres' (initdb refuses root), and 'postgres' may not be able to enter the
+# checkout (e.g. a clone in root's mode-700 home). So its data directory, socket and log live outside the
+# checkout, in a postgres-owned directory keyed by the run directory; $RUN_DIR/pg is a symlink to it.
+# A cluster an earlier version initialised inside the run directory (a real directory, not the link) is kept.
+PG_HOME="${SCORING_PG_HOME:-/var/tmp/scoring-platform}"
+if [ "$(id -u)" -eq 0 ] && ! [ -d "$RUN_DIR/pg/data" -a ! -L "$RUN_DIR/pg" ]; then
+  PG_DIR="$PG_HOME/$(printf '%s' "$RUN_DIR" | sha256sum | cut -c1-12)/pg"
+else
+  PG_DIR="$RUN_DIR/pg"
+fi
 PG_BIN="${SCORING_PG_BIN:-}"
 KAFKA_BOOTSTRAP_FILE="$RUN_DIR/kafka.bootstrap"
 CONFIGURATION="${CONFIGURATION:-Release}"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Project-owned PostgreSQL cluster for the embedded defaults: .run/pg, 127.0.0.1:$SCORING_PG_PORT (55432), trust auth.
-# Usage: scripts/pg.sh start|stop|status
+# Project-owned PostgreSQL cluster for the embedded defaults: 127.0.0.1:$SCORING_PG_PORT (55432), trust auth.
+# Data, socket and log in .run/pg (as root: a link to a postgres-owned directory outside the checkout, see lib.sh).
+# Usage: scripts/pg.sh start|stop|status|clean
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_pg() {
@@ -16,17 +17,24 @@ install_pg() {
 
 # initdb refuses to run as root: when root, run the server as the 'postgres' user.
 as_pg() {
-  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+  # From /, so that 'postgres' is not left in a working directory it cannot enter.
+  if [ "$(id -u)" -eq 0 ]; then (cd / && runuser -u postgres -- "$@"); else "$@"; fi
 }
 
 start() {
   install_pg
   local bin; bin="$(pg_bin)"
   mkdir -p "$RUN_DIR"
+  if [ "$PG_DIR" != "$RUN_DIR/pg" ]; then
+    # Parents stay root-owned and enterable; the cluster's own directory is postgres-only.
+    mkdir -p "$(dirname "$(dirname "$PG_DIR")")" && chmod 755 "$(dirname "$(dirname "$PG_DIR")")"
+    install -d -m 700 -o postgres -g postgres "$(dirname "$PG_DIR")" "$PG_DIR"
+    ln -sfn "$PG_DIR" "$RUN_DIR/pg"
+  fi
   if [ ! -s "$PG_DIR/data/PG_VERSION" ]; then
     log "initialising PostgreSQL cluster in $PG_DIR"
     mkdir -p "$PG_DIR/data"
-    [ "$(id -u)" -eq 0 ] && chown -R postgres:postgres "$PG_DIR"
+    if [ "$(id -u)" -eq 0 ]; then chown -R postgres:postgres "$PG_DIR"; chmod 700 "$PG_DIR" "$PG_DIR/data"; fi
     as_pg "$bin/initdb" -D "$PG_DIR/data" -U postgres --auth=trust -E UTF8 --locale=C.UTF-8 >/dev/null
     cat >> "$PG_DIR/data/postgresql.conf" <<CONF
 listen_addresses = '127.0.0.1'
@@ -41,7 +49,8 @@ CONF
   if as_pg "$bin/pg_ctl" -D "$PG_DIR/data" status >/dev/null 2>&1; then
     log "PostgreSQL already running on 127.0.0.1:$PG_PORT"
   else
-    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -w -t 60 start >/dev/null \
+    # The port on the command line wins over the one written at initdb, so SCORING_PG_PORT can change later.
+    as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" -o "-p $PG_PORT" -w -t 60 start >/dev/null \
       || { tail -n 20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: $PG_DIR/server.log)"; }
     log "PostgreSQL started on 127.0.0.1:$PG_PORT"
   fi
@@ -59,9 +68,26 @@ stop() {
   fi
 }
 
+# `make clean`: stops and removes every cluster of this checkout's .run (and of $RUN_DIR), including the
+# ones the .run/**/pg links point to outside the checkout.
+clean() {
+  local bin link dir; bin="$(pg_bin)"
+  for link in "$RUN_DIR/pg" $(find "$ROOT/.run" -name pg -type l 2>/dev/null); do
+    [ -L "$link" ] || continue
+    dir="$(readlink "$link")"
+    case "$dir" in "$PG_HOME"/?*/pg) ;; *) continue ;; esac
+    if [ -n "$bin" ] && [ -d "$dir/data" ] && as_pg "$bin/pg_ctl" -D "$dir/data" status >/dev/null 2>&1; then
+      as_pg "$bin/pg_ctl" -D "$dir/data" -m fast -w stop >/dev/null || true
+    fi
+    rm -rf "$(dirname "$dir")" "$link"
+    log "removed PostgreSQL cluster $dir"
+  done
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
   status) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" status ;;
-  *) die "usage: $0 start|stop|status" ;;
+  clean) clean ;;
+  *) die "usage: $0 start|stop|status|clean" ;;
 esac

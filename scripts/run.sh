@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # `make run`: installs what is missing, starts the embedded infrastructure and the three services as
-# separate processes, waits until each is healthy and prints the endpoints. Ctrl-C stops all of it.
+# separate processes, waits until each is healthy and prints the endpoints. A service that exits is restarted
+# (see supervise); Ctrl-C or SIGTERM stops all of it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 API_REST_PORT="${SCORING_API_REST_PORT:-5080}"
@@ -24,18 +25,58 @@ cleanup() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# Per service: its project, health port and environment, so the supervisor can start it again.
+declare -A PROJECT HEALTH_PORT ENVS BACKOFF NEXT_START STARTED_AT HEALTHY
+
+launch() {
+  local name="$1" dll="$ROOT/services/${PROJECT[$1]}/bin/$CONFIGURATION/net10.0/ScoringPlatform.${PROJECT[$1]}.dll"
+  # shellcheck disable=SC2086 # ENVS holds NAME=value words without spaces
+  (cd "$ROOT/services/${PROJECT[$name]}" && exec env ${ENVS[$name]} dotnet "$dll") >>"$RUN_DIR/logs/$name.log" 2>&1 &
+  echo $! >"$RUN_DIR/$name.pid"
+  STARTED_AT[$name]=$SECONDS
+  HEALTHY[$name]=0
+}
+
 start_service() {
   local name="$1" project="$2" health_port="$3"; shift 3
-  local dll="$ROOT/services/$project/bin/$CONFIGURATION/net10.0/ScoringPlatform.$project.dll"
+  PROJECT[$name]="$project" HEALTH_PORT[$name]="$health_port" ENVS[$name]="$*" BACKOFF[$name]=1 NEXT_START[$name]=0
   "$ROOT/scripts/infra.sh" stop-pidfile "$RUN_DIR/$name.pid"
   port_free "$health_port" || die "port $health_port (for $name) is in use; set SCORING_${name^^}_PORT or free it"
-  (cd "$ROOT/services/$project" && exec env "$@" dotnet "$dll") >"$RUN_DIR/logs/$name.log" 2>&1 &
-  echo $! >"$RUN_DIR/$name.pid"
+  : >"$RUN_DIR/logs/$name.log"
+  launch "$name"
   if ! wait_for "curl -fsS http://127.0.0.1:$health_port/health/ready" 90; then
     tail -n 40 "$RUN_DIR/logs/$name.log" >&2
     die "$name did not become healthy (log: $RUN_DIR/logs/$name.log)"
   fi
+  HEALTHY[$name]=1
   log "$name is healthy"
+}
+
+# One pass of the supervisor. A service that exits is started again after a backoff (1 s doubling to 30 s,
+# back to 1 s once it has stayed up for a minute); the broker and PostgreSQL stay up meanwhile, because the
+# dev broker keeps messages in memory only and tearing it down would lose unconsumed events.
+supervise() {
+  local svc pid code
+  for svc in "${SERVICES[@]}"; do
+    pid="$(cat "$RUN_DIR/$svc.pid" 2>/dev/null || true)"
+    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
+      if [ "${HEALTHY[$svc]}" -eq 0 ] && curl -fsS "http://127.0.0.1:${HEALTH_PORT[$svc]}/health/ready" >/dev/null 2>&1; then
+        HEALTHY[$svc]=1
+        log "$svc is healthy again"
+      fi
+      if [ $((SECONDS - STARTED_AT[$svc])) -ge 60 ]; then BACKOFF[$svc]=1; fi
+    elif [ -n "$pid" ]; then
+      code=0; wait "$pid" 2>/dev/null || code=$?
+      rm -f "$RUN_DIR/$svc.pid"
+      NEXT_START[$svc]=$((SECONDS + BACKOFF[$svc]))
+      log "$svc exited unexpectedly (exit code $code, log: $RUN_DIR/logs/$svc.log); restarting in ${BACKOFF[$svc]} s"
+      BACKOFF[$svc]=$((BACKOFF[$svc] * 2 > 30 ? 30 : BACKOFF[$svc] * 2))
+    elif [ "$SECONDS" -ge "${NEXT_START[$svc]}" ]; then
+      launch "$svc"
+      log "$svc restarted (pid $(cat "$RUN_DIR/$svc.pid"))"
+    fi
+  done
+  return 0
 }
 
 main() {
@@ -53,10 +94,12 @@ main() {
   source "$RUN_DIR/infra.env"
   export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
 
+  # Ingestion owns the event store schema (applies it on start); the others wait for it, as in deploy/k8s.
   start_service ingestion Ingestion "$INGESTION_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$INGESTION_PORT"
-  start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT"
+  start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT" \
+    "EventStore__ApplySchemaOnStart=false"
   start_service api Api "$API_REST_PORT" "Kestrel__Endpoints__Rest__Url=http://127.0.0.1:$API_REST_PORT" \
-    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT"
+    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT" "EventStore__ApplySchemaOnStart=false"
 
   cat <<INFO
 
@@ -72,11 +115,8 @@ main() {
 INFO
   tail -n 0 -F "$RUN_DIR"/logs/{ingestion,projections,api}.log &
   TAIL_PID=$!
-  # Exit (and clean up) if any service dies.
   while true; do
-    for svc in "${SERVICES[@]}"; do
-      if ! kill -0 "$(cat "$RUN_DIR/$svc.pid")" 2>/dev/null; then die "$svc exited (log: $RUN_DIR/logs/$svc.log)"; fi
-    done
+    supervise
     sleep 1
   done
 }

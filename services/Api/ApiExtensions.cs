@@ -9,10 +9,13 @@ public static class ApiExtensions
     public static WebApplicationBuilder AddApi(this WebApplicationBuilder builder)
     {
         builder.Services.AddSingleton(TimeProvider.System);
-        builder.Services.AddLeadEventStore();
+        // The Api reads the event store only: PostgreSQL is its one readiness dependency (no Kafka settings).
+        builder.AddLeadEventStore();
+        builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = builder.Environment.IsDevelopment()).AddJsonTranscoding();
         builder.Services.AddGrpcReflection();
-        builder.Services.AddGrpcHealthChecks().AddCheck("api", () => Microsoft.Extensions.Diagnostics.HealthChecks.HealthCheckResult.Healthy());
+        // grpc.health.v1 answers from the same checks as /health/ready, run on each Check call.
+        builder.Services.AddGrpcHealthChecks();
         builder.Services.AddProblemDetails();
         builder.Services.AddEndpointsApiExplorer();
         builder.Services.AddSwaggerGen(o =>

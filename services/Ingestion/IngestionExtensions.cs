@@ -2,6 +2,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using ScoringPlatform.Ingestion.Consuming;
 using ScoringPlatform.Ingestion.Health;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Messaging;
 
 namespace ScoringPlatform.Ingestion;
 
@@ -15,7 +16,9 @@ public static class IngestionExtensions
             .Validate(o => o.OldestOccurredAt < DateTimeOffset.UtcNow, "Ingestion:OldestOccurredAt must be in the past.")
             .ValidateOnStart();
         builder.Services.TryAddSingleton(TimeProvider.System);
-        builder.Services.AddLeadEventStore();
+        builder.AddKafka();
+        builder.AddLeadEventStore();
+        builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddSingleton<StoreResilience>();
         builder.Services.AddSingleton<IngestionProgress>();
         builder.Services.AddSingleton<EngagementAppender>();

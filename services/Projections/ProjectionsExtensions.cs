@@ -1,6 +1,7 @@
 using JasperFx.Events.Daemon;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.Projections.Lifecycle;
 
 namespace ScoringPlatform.Projections;
@@ -14,8 +15,10 @@ public static class ProjectionsExtensions
     public static WebApplicationBuilder AddProjections(this WebApplicationBuilder builder)
     {
         var mode = builder.Configuration.GetValue("EventStore:DaemonMode", DaemonMode.Solo);
+        builder.AddKafka();
+        builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddSingleton<LifecycleProducer>();
-        builder.Services.AddLeadEventStore().AddAsyncDaemon(mode);
+        builder.AddLeadEventStore().AddAsyncDaemon(mode);
         builder.Services.AddSingleton<LifecycleOutboxRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LifecycleOutboxRelay>());
         builder.Services.TryAddSingleton(TimeProvider.System);

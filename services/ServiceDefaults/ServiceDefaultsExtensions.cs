@@ -3,10 +3,10 @@ using Microsoft.AspNetCore.Diagnostics.HealthChecks;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Npgsql;
 using OpenTelemetry;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -14,7 +14,10 @@ using OpenTelemetry.Trace;
 
 namespace ScoringPlatform.ServiceDefaults;
 
-/// <summary>Cross-cutting wiring every service calls once: telemetry, health, Kafka and event-store settings.</summary>
+/// <summary>
+/// Host wiring every service calls once: logging, telemetry, the liveness check and the health endpoints.
+/// Readiness checks come from the dependencies a service uses (e.g. AddPostgresReadiness, AddKafka).
+/// </summary>
 public static class ServiceDefaultsExtensions
 {
     public const string LiveTag = "live";
@@ -29,24 +32,11 @@ public static class ServiceDefaultsExtensions
             o.UseUtcTimestamp = true;
         });
 
-        builder.Services.AddOptions<KafkaOptions>()
-            .BindConfiguration(KafkaOptions.Section)
-            .ValidateDataAnnotations()
-            .ValidateOnStart();
-        builder.Services.AddOptions<EventStoreOptions>()
-            .BindConfiguration(EventStoreOptions.Section)
-            .Configure(o => o.ConnectionString ??= builder.Configuration.GetConnectionString("EventStore"))
-            .ValidateDataAnnotations()
-            .Validate(o => !string.IsNullOrWhiteSpace(o.ConnectionString),
-                "No PostgreSQL connection string: set ConnectionStrings__EventStore (or EventStore__ConnectionString).")
-            .ValidateOnStart();
-
         builder.AddTelemetry(serviceName);
 
+        // Liveness is "the process answers": a dependency outage must not get the process restarted.
         builder.Services.AddHealthChecks()
-            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag])
-            .AddCheck<PostgresHealthCheck>("postgres")
-            .AddCheck<KafkaHealthCheck>("kafka");
+            .AddCheck("self", () => HealthCheckResult.Healthy(), [LiveTag]);
 
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(20));
         return builder;
@@ -75,8 +65,9 @@ public static class ServiceDefaultsExtensions
     }
 
     /// <summary>
-    /// /health/live answers while the process runs; /health/ready answers 200 only when every check is Healthy
-    /// (Degraded means the service is not doing its job, e.g. Ingestion cannot store, so it is 503 too).
+    /// /health/live answers while the process runs; /health/ready answers 200 only when every check the service
+    /// registered for its own dependencies is Healthy (Degraded means the service is not doing its job, e.g.
+    /// Ingestion cannot store, so it is 503 too).
     /// </summary>
     public static WebApplication MapDefaultEndpoints(this WebApplication app)
     {

@@ -3,6 +3,7 @@ using System.Net;
 using System.Text;
 using System.Text.Json;
 using Grpc.Core;
+using Npgsql;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.TestSupport;
@@ -163,21 +164,71 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
     }
 
     [Fact]
-    public async Task Services_stop_gracefully_on_SIGTERM()
+    public async Task The_api_is_ready_on_PostgreSQL_alone_without_any_Kafka_setting()
     {
-        // Runs last in its own short-lived process set would be ideal; here we check a fresh Ingestion process.
+        // The fixture's Api already runs without Kafka__ variables (ServiceProcess passes on none it is not given);
+        // its readiness lists exactly the dependency it uses.
+        using var ready = await platform.Rest.GetAsync("/health/ready");
+        ready.StatusCode.Should().Be(HttpStatusCode.OK);
+        using var json = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
+        json.RootElement.GetProperty("checks").EnumerateObject().Select(c => c.Name).Should().BeEquivalentTo(["self", "postgres"]);
+
+        using var live = await platform.Rest.GetAsync("/health/live");
+        live.StatusCode.Should().Be(HttpStatusCode.OK);
+        (await live.Content.ReadAsStringAsync()).Should().Be("Healthy");
+    }
+
+    [Fact]
+    public async Task After_SIGTERM_a_new_consumer_in_the_same_group_starts_after_the_last_processed_message()
+    {
+        // A fresh Ingestion with its own group and store schema, so what it processed is visible in that schema only.
+        var schema = TestEnvironment.UniqueSchema("e2e_stop");
+        var group = "e2e-stop-" + schema;
         var port = TestEnvironment.FreePort();
         await using var extra = ServiceProcess.Start("Ingestion", new Dictionary<string, string>
         {
             ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
-            ["EventStore__Schema"] = platform.Schema,
+            ["EventStore__Schema"] = schema,
             ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
-            ["Kafka__ConsumerGroup"] = "e2e-stop-" + platform.Schema,
+            ["Kafka__ConsumerGroup"] = group,
             ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{port}",
         });
-        await extra.WaitUntilHealthyAsync(port, Wait);
-        var exitCode = await extra.StopAsync(TimeSpan.FromSeconds(30));
-        exitCode.Should().Be(0, extra.Output);
-        extra.Output.Should().Contain("offsets committed");
+        try
+        {
+            await extra.WaitUntilHealthyAsync(port, Wait);
+            var lead = TestEnvironment.Unique("lead");
+            Confluent.Kafka.TopicPartitionOffset last = null!;
+            for (var i = 0; i < 3; i++)
+            {
+                last = await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now.AddMinutes(i)));
+            }
+
+            await Eventually.Get<long?>(() => StoredEventsAsync(schema, lead), n => n == 3, Wait, $"3 events of {lead} in {schema}\n{extra.Output}");
+            var exitCode = await extra.StopAsync(TimeSpan.FromSeconds(30));
+
+            exitCode.Should().Be(0, extra.Output);
+            platform.Kafka.Committed(group, last.TopicPartition).Value.Should().Be(last.Offset.Value + 1,
+                $"the group resumes right after the last message it stored\n{extra.Output}");
+        }
+        finally
+        {
+            await TestEnvironment.DropSchemaAsync(schema);
+        }
+    }
+
+    private static async Task<long?> StoredEventsAsync(string schema, string lead)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"select count(*) from {schema}.mt_events where stream_id = @lead", connection);
+        command.Parameters.AddWithValue("lead", lead);
+        try
+        {
+            return (long?)await command.ExecuteScalarAsync();
+        }
+        catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.UndefinedTable)
+        {
+            return null;
+        }
     }
 }

@@ -23,20 +23,29 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
-        var common = new Dictionary<string, string>
+        // As deployed (deploy/k8s): Ingestion owns the schema, the others wait for it; the Api has no Kafka settings.
+        var store = new Dictionary<string, string>
         {
             ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
             ["EventStore__Schema"] = Schema,
+        };
+        var kafka = new Dictionary<string, string>(store)
+        {
             ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
             ["Kafka__ConsumerGroup"] = "e2e-" + Schema,
         };
 
         var ingestionPort = TestEnvironment.FreePort();
-        await StartAsync("Ingestion", ingestionPort, new(common) { ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{ingestionPort}" });
+        await StartAsync("Ingestion", ingestionPort, new(kafka) { ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{ingestionPort}" });
         var projectionsPort = TestEnvironment.FreePort();
-        await StartAsync("Projections", projectionsPort, new(common) { ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{projectionsPort}" });
-        await StartAsync("Api", RestPort, new(common)
+        await StartAsync("Projections", projectionsPort, new(kafka)
         {
+            ["EventStore__ApplySchemaOnStart"] = "false",
+            ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{projectionsPort}",
+        });
+        await StartAsync("Api", RestPort, new(store)
+        {
+            ["EventStore__ApplySchemaOnStart"] = "false",
             ["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}",
             ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{GrpcPort}",
         });

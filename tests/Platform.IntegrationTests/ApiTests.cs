@@ -5,7 +5,9 @@ using Grpc.Net.Client;
 using Marten;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Mvc.Testing;
+using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using ScoringPlatform.Api;
 using ScoringPlatform.Api.V1;
@@ -24,7 +26,6 @@ public sealed class ApiFixture : WebApplicationFactory<ScoringPlatform.Api.Verdi
     {
         builder.UseSetting("ConnectionStrings:EventStore", TestEnvironment.PostgresConnectionString);
         builder.UseSetting("EventStore:Schema", Schema);
-        builder.UseSetting("Kafka:BootstrapServers", TestEnvironment.KafkaBootstrap);
     }
 
     public IDocumentStore Store => Services.GetRequiredService<IDocumentStore>();
@@ -129,5 +130,25 @@ public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
         using var problem = JsonDocument.Parse(await invalid.Content.ReadAsStringAsync());
         problem.RootElement.GetProperty("status").GetInt32().Should().Be(400);
         problem.RootElement.GetProperty("grpcStatus").GetString().Should().Be("InvalidArgument");
+    }
+
+    [Fact]
+    public async Task Grpc_health_follows_readiness_so_a_failing_dependency_check_makes_it_NOT_SERVING()
+    {
+        var health = new Grpc.Health.V1.Health.HealthClient(
+            GrpcChannel.ForAddress(api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = api.Server.CreateHandler() }));
+        (await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest())).Status
+            .Should().Be(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
+
+        await using var failing = api.WithWebHostBuilder(b => b.ConfigureTestServices(services =>
+            services.AddHealthChecks().AddCheck("dependency", () => HealthCheckResult.Unhealthy("down"))));
+        var failingHealth = new Grpc.Health.V1.Health.HealthClient(
+            GrpcChannel.ForAddress(failing.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = failing.Server.CreateHandler() }));
+
+        (await failingHealth.CheckAsync(new Grpc.Health.V1.HealthCheckRequest())).Status
+            .Should().Be(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing);
+        using var http = failing.CreateClient();
+        (await http.GetAsync("/health/ready")).StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        (await http.GetAsync("/health/live")).StatusCode.Should().Be(HttpStatusCode.OK, "liveness is the process only");
     }
 }

@@ -6,7 +6,7 @@ using ScoringPlatform.Contracts;
 using ScoringPlatform.Ingestion.Consuming;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
-using ScoringPlatform.ServiceDefaults;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.Platform.IntegrationTests;

@@ -34,14 +34,44 @@ public class DeployManifestTests
         }
     }
 
-    [Fact]
-    public void The_config_map_and_secret_provide_the_settings_the_services_require()
+    /// <summary>The environment a deployment's container gets: its envFrom config maps and secrets, then its env list.</summary>
+    private static Dictionary<string, string?> EnvironmentOf(YamlMappingNode deployment, IReadOnlyList<YamlMappingNode> config)
     {
-        var docs = Documents(Path.Combine(Deploy, "k8s", "config.yaml"));
-        var keys = docs.Where(d => d.Children.ContainsKey(new YamlScalarNode("data")) || d.Children.ContainsKey(new YamlScalarNode("stringData")))
-            .SelectMany(d => ((YamlMappingNode)(d.Children.TryGetValue(new YamlScalarNode("data"), out var data) ? data : At(d, "stringData"))).Children.Keys)
-            .Select(k => ((YamlScalarNode)k).Value).ToList();
-        keys.Should().Contain(["ConnectionStrings__EventStore", "Kafka__BootstrapServers", "EventStore__Schema"]);
+        var container = (YamlMappingNode)((YamlSequenceNode)At(deployment, "spec", "template", "spec", "containers")).Children[0];
+        var env = new Dictionary<string, string?>();
+        foreach (var source in ((YamlSequenceNode)At(container, "envFrom")).Children.Cast<YamlMappingNode>())
+        {
+            var (kind, dataKey) = source.Children.ContainsKey(new YamlScalarNode("configMapRef")) ? ("ConfigMap", "data") : ("Secret", "stringData");
+            var name = ((YamlScalarNode)At(source, kind == "ConfigMap" ? "configMapRef" : "secretRef", "name")).Value;
+            var doc = config.Single(d => ((YamlScalarNode)At(d, "kind")).Value == kind && ((YamlScalarNode)At(d, "metadata", "name")).Value == name);
+            foreach (var (key, value) in ((YamlMappingNode)At(doc, dataKey)).Children) env[((YamlScalarNode)key).Value!] = ((YamlScalarNode)value).Value;
+        }
+
+        foreach (var item in ((YamlSequenceNode)At(container, "env")).Children.Cast<YamlMappingNode>())
+        {
+            env[((YamlScalarNode)At(item, "name")).Value!] = ((YamlScalarNode)At(item, "value")).Value;
+        }
+
+        return env;
+    }
+
+    [Fact]
+    public void Each_deployment_gets_the_settings_of_the_dependencies_it_uses_and_only_the_ingestion_owns_the_schema()
+    {
+        var config = Documents(Path.Combine(Deploy, "k8s", "config.yaml"));
+        var environments = Services.ToDictionary(s => s, s =>
+            EnvironmentOf(Documents(Path.Combine(Deploy, "k8s", $"{s.ToLowerInvariant()}.yaml")).Single(d => ((YamlScalarNode)At(d, "kind")).Value == "Deployment"), config));
+
+        foreach (var (service, env) in environments)
+        {
+            env.Keys.Should().Contain(["ConnectionStrings__EventStore", "EventStore__Schema"], service);
+        }
+
+        environments["Ingestion"].Keys.Should().Contain("Kafka__BootstrapServers");
+        environments["Projections"].Keys.Should().Contain("Kafka__BootstrapServers");
+        environments["Api"].Keys.Should().NotContain(k => k.StartsWith("Kafka__", StringComparison.Ordinal), "the api never talks to Kafka");
+        environments.Where(e => e.Value.GetValueOrDefault("EventStore__ApplySchemaOnStart") != "false").Select(e => e.Key)
+            .Should().Equal(["Ingestion"], "one service owns the event store schema, the others wait for it");
     }
 
     [Fact]

@@ -18,11 +18,19 @@ public class ModelValidationTests
     }
 
     [Fact]
-    public void Given_the_checked_in_model_file_When_compared_with_the_embedded_resource_Then_they_are_the_same_document()
+    public void Given_the_embedded_default_model_When_loaded_Then_it_carries_the_design_briefs_example_weights()
     {
-        var onDisk = File.ReadAllText(Path.Combine(AppContext.BaseDirectory, "default-model.json"));
+        var model = ScoringModel.Default;
 
-        ScoringModel.Default.Json.Should().Be(onDisk);
+        model.EngagementRules.ToDictionary(r => r.Id, r => r.Points).Should().Contain(new Dictionary<string, double>
+        {
+            ["page_pricing"] = 20, ["form_demo_request"] = 30, ["webinar_attended"] = 10, ["page_blog"] = 2, ["email_opened"] = 1,
+        });
+        model.ProfileRules.ToDictionary(r => r.Id, r => r.Points).Should().Contain(new Dictionary<string, double>
+        {
+            ["fit_title"] = 15, ["fit_company_size"] = 10, ["fit_industry"] = 10, ["fit_geography"] = 5,
+            ["neg_competitor"] = -50, ["neg_personal_email"] = -10, ["neg_job_seeker"] = -30,
+        });
     }
 
     [Fact]

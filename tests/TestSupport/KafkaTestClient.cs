@@ -24,14 +24,28 @@ public sealed class KafkaTestClient : IDisposable
 
     public string Bootstrap { get; }
 
-    public Task ProduceAsync(string topic, string key, EngagementEvent evt, string? traceParent = null) =>
+    public Task<TopicPartitionOffset> ProduceAsync(string topic, string key, EngagementEvent evt, string? traceParent = null) =>
         ProduceRawAsync(topic, key, JsonSerializer.SerializeToUtf8Bytes(evt, ContractJson.Options), traceParent);
 
-    public async Task ProduceRawAsync(string topic, string key, byte[] value, string? traceParent = null)
+    /// <summary>Produces one message and returns where it was written.</summary>
+    public async Task<TopicPartitionOffset> ProduceRawAsync(string topic, string key, byte[] value, string? traceParent = null)
     {
         var headers = new Confluent.Kafka.Headers();
         if (traceParent is not null) headers.Add(Contracts.Headers.TraceParent, Encoding.UTF8.GetBytes(traceParent));
-        await _producer.ProduceAsync(topic, new Message<string, byte[]> { Key = key, Value = value, Headers = headers });
+        var result = await _producer.ProduceAsync(topic, new Message<string, byte[]> { Key = key, Value = value, Headers = headers });
+        return result.TopicPartitionOffset;
+    }
+
+    /// <summary>The offset a new consumer of <paramref name="group"/> starts from on <paramref name="partition"/> (its committed offset).</summary>
+    public Offset Committed(string group, TopicPartition partition)
+    {
+        using var consumer = new ConsumerBuilder<string, byte[]>(new ConsumerConfig
+        {
+            BootstrapServers = Bootstrap,
+            GroupId = group,
+            EnableAutoCommit = false,
+        }).Build();
+        return consumer.Committed([partition], TimeSpan.FromSeconds(10)).Single().Offset;
     }
 
     /// <summary>Reads <paramref name="topic"/> from the beginning until <paramref name="done"/> holds for the matches seen, or the timeout.</summary>

@@ -51,6 +51,9 @@ public sealed partial class ServiceProcess : IAsyncDisposable
             RedirectStandardError = true,
             UseShellExecute = false,
         };
+        // Only the settings a test gives: configuration inherited from the test run (e.g. the Kafka__ and
+        // ConnectionStrings__ variables `make test` exports) would hide a setting the service wrongly needs.
+        foreach (var key in info.Environment.Keys.Where(k => k.Contains("__", StringComparison.Ordinal)).ToList()) info.Environment.Remove(key);
         info.Environment["ASPNETCORE_ENVIRONMENT"] = "Development";
         foreach (var (key, value) in environment) info.Environment[key] = value;
 

@@ -3,6 +3,7 @@ using System.Text;
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Contracts;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Ingestion.Consuming;

@@ -1,7 +1,7 @@
 using Marten;
 using Microsoft.Extensions.Options;
 using Npgsql;
-using ScoringPlatform.ServiceDefaults;
+using ScoringPlatform.Leads.EventStore;
 
 namespace ScoringPlatform.Ingestion.Consuming;
 

@@ -4,6 +4,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Ingestion.Consuming;

@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Confluent.Kafka.Admin;
 using Microsoft.Extensions.Options;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Ingestion.Consuming;

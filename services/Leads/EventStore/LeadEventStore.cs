@@ -2,12 +2,13 @@ using JasperFx;
 using JasperFx.Events;
 using JasperFx.Events.Projections;
 using Marten;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.Scoring;
 using ScoringPlatform.Scoring;
-using ScoringPlatform.ServiceDefaults;
 using Weasel.Core;
 
 namespace ScoringPlatform.Leads.EventStore;
@@ -16,22 +17,37 @@ namespace ScoringPlatform.Leads.EventStore;
 public static class LeadEventStore
 {
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddLeadEventStore(
-        this IServiceCollection services, Action<StoreOptions, IServiceProvider>? configure = null)
+        this IHostApplicationBuilder builder, Action<StoreOptions, IServiceProvider>? configure = null)
     {
+        var services = builder.Services;
+        services.AddOptions<EventStoreOptions>()
+            .BindConfiguration(EventStoreOptions.Section)
+            .Configure(o => o.ConnectionString ??= builder.Configuration.GetConnectionString("EventStore"))
+            .ValidateDataAnnotations()
+            .Validate(o => !string.IsNullOrWhiteSpace(o.ConnectionString),
+                "No PostgreSQL connection string: set ConnectionStrings__EventStore (or EventStore__ConnectionString).")
+            .ValidateOnStart();
         services.AddOptions<ScoringOptions>().BindConfiguration(ScoringOptions.Section);
         services.AddSingleton<ScoringModelProvider>();
 
+        var applySchema = builder.Configuration.GetValue($"{EventStoreOptions.Section}:{nameof(EventStoreOptions.ApplySchemaOnStart)}", true);
         var marten = services.AddMarten(sp =>
         {
             var options = sp.GetRequiredService<IOptions<EventStoreOptions>>().Value;
             var store = new StoreOptions();
             Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current);
             store.AutoCreateSchemaObjects = options.ApplySchemaOnStart ? AutoCreate.CreateOrUpdate : AutoCreate.None;
+            // A node that loses the race for Marten's migration lock starts anyway and waits in EventStoreStartup.
+            // The lock is per schema: with Marten's one default id, a store of another schema in the same
+            // database could win it and leave this schema to nobody.
+            store.ResourceMigrationFailureMode = ResourceMigrationFailureMode.ContinueOnFailures;
+            store.ApplyChangesLockId = EventStoreStartup.SchemaLockId(options.Schema);
             configure?.Invoke(store, sp);
             return store;
         }).UseLightweightSessions();
+        if (applySchema) marten.ApplyAllDatabaseChangesOnStartup();
 
-        services.AddHostedService<SchemaMigrationService>();
+        services.AddHostedService<EventStoreStartup>();
         return marten;
     }
 

@@ -5,6 +5,7 @@ using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Polly;
+using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.ServiceDefaults;
 

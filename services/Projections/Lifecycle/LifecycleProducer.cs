@@ -1,6 +1,7 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Contracts;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Projections.Lifecycle;

@@ -1,7 +1,7 @@
 using System.ComponentModel.DataAnnotations;
 using ScoringPlatform.Contracts;
 
-namespace ScoringPlatform.ServiceDefaults;
+namespace ScoringPlatform.Messaging;
 
 /// <summary>Kafka settings (section <c>Kafka</c>, e.g. <c>Kafka__BootstrapServers</c>).</summary>
 public sealed class KafkaOptions
@@ -34,18 +34,4 @@ public sealed class KafkaOptions
 
     [Range(1, 10)]
     public short TopicReplicationFactor { get; set; } = 3;
-}
-
-/// <summary>Event store settings (section <c>EventStore</c>; connection string <c>ConnectionStrings__EventStore</c>).</summary>
-public sealed class EventStoreOptions
-{
-    public const string Section = "EventStore";
-
-    public string? ConnectionString { get; set; }
-
-    [Required, RegularExpression("^[a-z_][a-z0-9_]{0,62}$", ErrorMessage = "EventStore:Schema must be a lower-case PostgreSQL identifier.")]
-    public string Schema { get; set; } = "scoring";
-
-    /// <summary>Create/upgrade the Marten schema on start (the default; turn off when migrations are applied separately).</summary>
-    public bool ApplySchemaOnStart { get; set; } = true;
 }

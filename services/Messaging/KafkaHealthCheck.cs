@@ -1,29 +1,8 @@
 using Confluent.Kafka;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Options;
-using Npgsql;
 
-namespace ScoringPlatform.ServiceDefaults;
-
-/// <summary>Ready when PostgreSQL answers a query.</summary>
-internal sealed class PostgresHealthCheck(IOptions<EventStoreOptions> options) : IHealthCheck
-{
-    public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
-    {
-        try
-        {
-            await using var connection = new NpgsqlConnection(options.Value.ConnectionString);
-            await connection.OpenAsync(cancellationToken);
-            await using var command = new NpgsqlCommand("select 1", connection);
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy();
-        }
-        catch (Exception ex) when (ex is NpgsqlException or InvalidOperationException or TimeoutException)
-        {
-            return HealthCheckResult.Unhealthy("PostgreSQL did not answer", ex);
-        }
-    }
-}
+namespace ScoringPlatform.Messaging;
 
 /// <summary>Ready when the Kafka cluster returns metadata (at least one broker reachable).</summary>
 internal sealed class KafkaHealthCheck : IHealthCheck, IDisposable

@@ -1,6 +1,6 @@
 using Confluent.Kafka;
 
-namespace ScoringPlatform.ServiceDefaults;
+namespace ScoringPlatform.Messaging;
 
 /// <summary>Client configurations built from <see cref="KafkaOptions"/>; extra librdkafka keys win.</summary>
 public static class KafkaClients
