@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Project-owned PostgreSQL cluster for the embedded defaults: .run/pg, 127.0.0.1:$SCORING_PG_PORT (55432), trust auth.
-# Usage: scripts/pg.sh start|stop|status
+# Usage: scripts/pg.sh start|stop|stop-immediate|status
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_pg() {
@@ -59,9 +59,16 @@ stop() {
   fi
 }
 
+# Fault injection: stop without a checkpoint (like a power cut); the next start runs crash recovery.
+stop_immediate() {
+  as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null
+  log "PostgreSQL stopped (immediate)"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  stop-immediate) stop_immediate ;;
   status) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" status ;;
-  *) die "usage: $0 start|stop|status" ;;
+  *) die "usage: $0 start|stop|stop-immediate|status" ;;
 esac
