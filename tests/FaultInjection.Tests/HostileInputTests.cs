@@ -126,9 +126,13 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     /// <summary>Diagnosis for a failure message only (the assertions are on counts): the last append error Ingestion logged.</summary>
     private static string LastStoreError(FaultPlatform platform)
     {
-        var lines = platform.Logs(Service.Ingestion).Split('\n');
-        var at = Array.FindLastIndex(lines, l => l.Contains("Event store append failed", StringComparison.Ordinal));
-        return at < 0 ? "(none logged)" : string.Join(" | ", lines.Skip(at).Take(4).Select(l => l.Trim()));
+        var line = platform.Logs(Service.Ingestion).Split('\n').LastOrDefault(l => l.Contains("Event store append failed", StringComparison.Ordinal));
+        if (line is null) return "(none logged)";
+        // The innermost exception's message, without Marten's SQL dump or the stack.
+        var arrow = line.LastIndexOf("---> ", StringComparison.Ordinal);
+        var inner = arrow < 0 ? line : line[(arrow + 5)..];
+        var end = inner.IndexOf("    at ", StringComparison.Ordinal);
+        return (end < 0 ? inner : inner[..end]).Trim();
     }
 
     private static byte[] Bytes(string s) => Encoding.UTF8.GetBytes(s);
