@@ -58,7 +58,7 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
         // > 1: the warm-up event is already stored.
         var (storedAtKill, _) = await Poll.UntilAsync(() => StoredCountAsync(platform), n => n > 1, TimeSpan.FromSeconds(30), TimeSpan.FromMilliseconds(20));
         var since = await platform.KillAndRestartAsync(Service.Ingestion);
-        faultNotes.Add($"Ingestion killed with {storedAtKill} of {plan.Events.Count} events stored");
+        faultNotes.Add($"Ingestion killed with {storedAtKill - 1} of the load's {plan.Events.Count} events stored");
         recoveries.Add(("kill -9 Ingestion", RecoveryProbe("kill -9 Ingestion", since)));
 
         // 25-50 %, then kill -9 Projections while the score projection lags the store.
@@ -85,11 +85,11 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
         }
         finally
         {
+            faultNotes.Add($"PostgreSQL stopped with {before} events stored, down for {outage.Elapsed.TotalSeconds:0.0}s");
             since = Stopwatch.GetTimestamp();
             await platform.StartPostgresAsync();
         }
 
-        faultNotes.Add($"PostgreSQL down for {outage.Elapsed.TotalSeconds:0.0}s");
         recoveries.Add(("PostgreSQL stop -m immediate", RecoveryProbe("PostgreSQL stop -m immediate", since)));
 
         // Sentinels: a competitor email disqualifies a crossing lead at once (MqlExited follows its MqlCrossed
