@@ -216,9 +216,11 @@ public sealed class FaultPlatform : IAsyncDisposable
     public string Logs(Service service) => _services.TryGetValue(service, out var s) ? s.Output : "";
 
     /// <summary>The last lines of each service's output, for failure messages (a full log can be 100k lines).</summary>
-    public string Logs(int lines = 30) => string.Join("\n", _services.Select(s =>
-        $"--- {s.Key} ({State(s.Key)}), last {lines} lines ---\n" +
-        string.Join("\n", s.Value.Output.Split('\n').TakeLast(lines).Select(l => l.Length > 400 ? l[..400] + "..." : l))));
+    public string Logs(int lines = 30) => string.Join("\n", _services.Keys.Select(s => Tail(s, lines)));
+
+    public string Tail(Service service, int lines) =>
+        $"--- {service} ({State(service)}), last {lines} lines ---\n" +
+        string.Join("\n", Logs(service).Split('\n').TakeLast(lines).Select(l => l.Length > 400 ? l[..400] + "..." : l));
 
     public async ValueTask DisposeAsync()
     {
