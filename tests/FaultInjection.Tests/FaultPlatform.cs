@@ -24,6 +24,10 @@ public sealed class FaultPlatform : IAsyncDisposable
 {
     private static readonly TimeSpan StartTimeout = TimeSpan.FromSeconds(90);
     private readonly Dictionary<Service, ServiceProcess> _services = [];
+    // Guards _services and _restarting: recovery probes check for dead services from other threads while a
+    // service is being killed on purpose, and must neither see that kill nor touch the disposed process.
+    private readonly Lock _gate = new();
+    private readonly HashSet<Service> _restarting = [];
     private readonly Dictionary<Service, int> _healthPorts = [];
     private readonly NpgsqlDataSource _db;
 
@@ -103,7 +107,7 @@ public sealed class FaultPlatform : IAsyncDisposable
         }
 
         var process = ServiceProcess.Start(service.ToString(), environment);
-        _services[service] = process;
+        lock (_gate) _services[service] = process;
         _healthPorts[service] = healthPort;
         await process.WaitUntilHealthyAsync(healthPort, StartTimeout);
     }
@@ -112,10 +116,23 @@ public sealed class FaultPlatform : IAsyncDisposable
     /// <returns>When the new process was started (recovery is measured from there).</returns>
     public async Task<long> KillAndRestartAsync(Service service)
     {
-        await _services[service].KillAsync();
+        ServiceProcess old;
+        lock (_gate)
+        {
+            _restarting.Add(service);
+            old = _services[service];
+        }
+
+        await old.KillAsync();
         var restartedAt = Stopwatch.GetTimestamp();
-        _services[service] = await _services[service].RestartAsync();
-        await _services[service].WaitUntilHealthyAsync(_healthPorts[service], StartTimeout);
+        var restarted = await old.RestartAsync();
+        lock (_gate)
+        {
+            _services[service] = restarted;
+            _restarting.Remove(service);
+        }
+
+        await restarted.WaitUntilHealthyAsync(_healthPorts[service], StartTimeout);
         return restartedAt;
     }
 
@@ -203,20 +220,36 @@ public sealed class FaultPlatform : IAsyncDisposable
     }
 
     /// <summary>"running" or the exit code: a service that died is a different finding from one that is stuck.</summary>
-    public string State(Service service) =>
-        _services[service].HasExited ? $"exited with {_services[service].ExitCode}" : "running";
+    public string State(Service service)
+    {
+        lock (_gate)
+        {
+            if (_restarting.Contains(service)) return "restarting";
+            return _services[service].HasExited ? $"exited with {_services[service].ExitCode}" : "running";
+        }
+    }
 
     /// <summary>Fails the test at once if a service died: waiting out a timeout would only hide why.</summary>
     public void ThrowIfAnyExited()
     {
-        var exited = _services.Where(s => s.Value.HasExited).Select(s => $"{s.Key} {State(s.Key)}").ToList();
+        List<string> exited;
+        lock (_gate) exited = _services.Keys.Select(s => (Service: s, State: State(s))).Where(s => s.State.StartsWith("exited", StringComparison.Ordinal))
+            .Select(s => $"{s.Service} {s.State}").ToList();
         if (exited.Count > 0) throw new ServiceExitedException($"{string.Join(", ", exited)}\n{Logs()}");
     }
 
-    public string Logs(Service service) => _services.TryGetValue(service, out var s) ? s.Output : "";
+    public string Logs(Service service)
+    {
+        lock (_gate) return _services.TryGetValue(service, out var s) && !_restarting.Contains(service) ? s.Output : "";
+    }
 
     /// <summary>The last lines of each service's output, for failure messages (a full log can be 100k lines).</summary>
-    public string Logs(int lines = 30) => string.Join("\n", _services.Keys.Select(s => Tail(s, lines)));
+    public string Logs(int lines = 30)
+    {
+        List<Service> services;
+        lock (_gate) services = [.. _services.Keys];
+        return string.Join("\n", services.Select(s => Tail(s, lines)));
+    }
 
     public string Tail(Service service, int lines) =>
         $"--- {service} ({State(service)}), last {lines} lines ---\n" +
