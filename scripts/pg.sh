@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Project-owned PostgreSQL cluster for the embedded defaults: 127.0.0.1:$SCORING_PG_PORT (55432), trust auth.
 # Data, socket and log in .run/pg (as root: a link to a postgres-owned directory outside the checkout, see lib.sh).
-# Usage: scripts/pg.sh start|stop|status|clean
+# Usage: scripts/pg.sh start|stop|stop-immediate|status|clean
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 install_pg() {
@@ -84,10 +84,17 @@ clean() {
   done
 }
 
+# Fault injection: stop without a checkpoint (like a power cut); the next start runs crash recovery.
+stop_immediate() {
+  as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" -m immediate -w stop >/dev/null
+  log "PostgreSQL stopped (immediate)"
+}
+
 case "${1:-}" in
   start) start ;;
   stop) stop ;;
+  stop-immediate) stop_immediate ;;
   status) as_pg "$(pg_bin)/pg_ctl" -D "$PG_DIR/data" status ;;
   clean) clean ;;
-  *) die "usage: $0 start|stop|status|clean" ;;
+  *) die "usage: $0 start|stop|stop-immediate|status|clean" ;;
 esac

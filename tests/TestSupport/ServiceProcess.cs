@@ -4,20 +4,29 @@ using System.Runtime.InteropServices;
 
 namespace ScoringPlatform.TestSupport;
 
-/// <summary>One platform service started as its own process from its built dll, stopped with SIGTERM.</summary>
+/// <summary>
+/// One platform service started as its own process from its built dll, stopped with SIGTERM, or killed
+/// (SIGKILL) and restarted with the same environment (so the same ports, schema and consumer group).
+/// </summary>
 public sealed partial class ServiceProcess : IAsyncDisposable
 {
     private readonly Process _process;
+    private readonly IReadOnlyDictionary<string, string> _environment;
+    private readonly string _earlierOutput;
     private readonly ConcurrentQueue<string> _output = new();
 
-    private ServiceProcess(string name, Process process)
+    private ServiceProcess(string name, Process process, IReadOnlyDictionary<string, string> environment, string earlierOutput)
     {
         Name = name;
         _process = process;
+        _environment = environment;
+        _earlierOutput = earlierOutput;
     }
 
     public string Name { get; }
-    public string Output => string.Join(Environment.NewLine, _output);
+
+    /// <summary>This process's output, after that of the earlier processes of the same service (restarts).</summary>
+    public string Output => _earlierOutput + string.Join(Environment.NewLine, _output);
     public bool HasExited => _process.HasExited;
     public int ExitCode => _process.ExitCode;
     public int ProcessId => _process.Id;
@@ -38,7 +47,10 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
     }
 
-    public static ServiceProcess Start(string project, IReadOnlyDictionary<string, string> environment)
+    public static ServiceProcess Start(string project, IReadOnlyDictionary<string, string> environment) =>
+        Start(project, new Dictionary<string, string>(environment), "");
+
+    private static ServiceProcess Start(string project, IReadOnlyDictionary<string, string> environment, string earlierOutput)
     {
         var root = TestEnvironment.RepositoryRoot;
         var dll = Path.Combine(root, "services", project, "bin", TestEnvironment.Configuration, "net10.0", $"ScoringPlatform.{project}.dll");
@@ -58,7 +70,7 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         foreach (var (key, value) in environment) info.Environment[key] = value;
 
         var process = new Process { StartInfo = info, EnableRaisingEvents = true };
-        var service = new ServiceProcess(project, process);
+        var service = new ServiceProcess(project, process, environment, earlierOutput);
         process.OutputDataReceived += (_, e) => { if (e.Data is not null) service._output.Enqueue(e.Data); };
         process.ErrorDataReceived += (_, e) => { if (e.Data is not null) service._output.Enqueue(e.Data); };
         process.Start();
@@ -109,6 +121,26 @@ public sealed partial class ServiceProcess : IAsyncDisposable
         }
 
         return _process.ExitCode;
+    }
+
+    /// <summary>SIGKILL, as a crash or an OOM kill: no shutdown hooks, no offset commit, no flush.</summary>
+    public async Task KillAsync()
+    {
+        if (_process.HasExited) return;
+        _ = Kill(_process.Id, 9);
+        await _process.WaitForExitAsync();
+    }
+
+    /// <summary>
+    /// Starts the same service again with the same environment (ports, schema, consumer group), after killing
+    /// this process if it still runs. The returned process replaces this one; its output includes this one's.
+    /// </summary>
+    public async Task<ServiceProcess> RestartAsync()
+    {
+        await KillAsync();
+        var earlier = $"{Output}{Environment.NewLine}--- {Name} restarted (previous exit code {_process.ExitCode}) ---{Environment.NewLine}";
+        _process.Dispose();
+        return Start(Name, _environment, earlier);
     }
 
     public async ValueTask DisposeAsync()
