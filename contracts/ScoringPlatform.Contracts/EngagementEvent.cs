@@ -86,6 +86,8 @@ public static class ContractJson
     {
         DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
         UnmappedMemberHandling = JsonUnmappedMemberHandling.Skip,
+        // The web defaults read "400" as the number 400; the contract (and its JSON Schema) says integer.
+        NumberHandling = JsonNumberHandling.Strict,
     };
 }
 

@@ -83,7 +83,28 @@ public static partial class EngagementEventParser
             return new(RejectionCodes.MessageTooLarge, $"the message has {utf8Json.Length} bytes; at most {EngagementEventRules.MaxMessageBytes} are accepted");
         // The JSON reader checks UTF-8 only in strings it decodes; skipped fields would pass unchecked.
         if (!Utf8.IsValid(utf8Json)) return new(RejectionCodes.InvalidUtf8, "the message is not valid UTF-8");
-        return null;
+        return CheckWellFormed(utf8Json);
+    }
+
+    /// <summary>
+    /// Syntax first: the deserializer stops at the first problem it meets, so a message cut off inside "type"
+    /// would otherwise be blamed on the type rather than on being truncated.
+    /// </summary>
+    private static RejectionReason? CheckWellFormed(ReadOnlySpan<byte> utf8Json)
+    {
+        var reader = new Utf8JsonReader(utf8Json);
+        try
+        {
+            while (reader.Read())
+            {
+            }
+
+            return null;
+        }
+        catch (JsonException ex)
+        {
+            return new(RejectionCodes.MalformedJson, ex.Message);
+        }
     }
 
     /// <summary>A value of the wrong type or shape is blamed on the field it is in (the reader's JSON path).</summary>
