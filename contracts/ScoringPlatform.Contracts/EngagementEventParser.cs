@@ -143,7 +143,7 @@ public static partial class EngagementEventParser
             return new(RejectionCodes.MissingLead, "one of 'leadId' or 'anonymousId' is required");
         if (evt.LeadId is not null && EngagementEventRules.IdentifierProblem(evt.LeadId) is { } leadProblem)
             return new(RejectionCodes.InvalidLeadId, "'leadId' " + leadProblem);
-        if (evt.AnonymousId is not null && EngagementEventRules.IdentifierProblem(evt.AnonymousId) is { } anonProblem)
+        if (evt.AnonymousId is not null && EngagementEventRules.IdentifierProblem(evt.AnonymousId, EngagementEventRules.MaxAnonymousIdLength) is { } anonProblem)
             return new(RejectionCodes.InvalidAnonymousId, "'anonymousId' " + anonProblem);
         if (!window.Contains(evt.OccurredAt))
             return new(RejectionCodes.OccurredAtOutOfRange,

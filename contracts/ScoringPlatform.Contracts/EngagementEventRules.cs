@@ -16,6 +16,9 @@ public static class EngagementEventRules
     /// <summary>Longest <c>id</c>, <c>leadId</c>, <c>anonymousId</c> (UTF-16 code units).</summary>
     public const int MaxIdLength = 200;
 
+    /// <summary>An anonymous visitor's stream key is the prefix plus the id, and must itself be a valid lead id.</summary>
+    public const int MaxAnonymousIdLength = MaxIdLength - 5; // "anon:"
+
     /// <summary>Longest <c>source</c> and <c>campaign</c>.</summary>
     public const int MaxLabelLength = 200;
 
@@ -57,10 +60,10 @@ public static class EngagementEventRules
     /// at most <see cref="MaxIdLength"/> code units, no control characters, no lone surrogates, no leading or
     /// trailing whitespace (so it is never whitespace only).
     /// </summary>
-    public static string? IdentifierProblem(string? value)
+    public static string? IdentifierProblem(string? value, int maxLength = MaxIdLength)
     {
         if (string.IsNullOrEmpty(value)) return "is empty";
-        if (value.Length > MaxIdLength) return $"is longer than {MaxIdLength} characters";
+        if (value.Length > maxLength) return $"is longer than {maxLength} characters";
         if (TextProblem(value) is { } problem) return problem;
         if (char.IsWhiteSpace(value[0]) || char.IsWhiteSpace(value[^1])) return "has leading or trailing whitespace";
         return null;

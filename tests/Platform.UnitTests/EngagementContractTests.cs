@@ -101,6 +101,9 @@ public partial class EngagementContractTests
         ("empty lead id", Json(("leadId", "\"\"")), RejectionCodes.InvalidLeadId),
         ("numeric lead id", Json(("leadId", "5")), RejectionCodes.InvalidLeadId),
         ("anonymous id with NUL", Json(("leadId", null), ("anonymousId", "\"c\\u0000\"")), RejectionCodes.InvalidAnonymousId),
+        ("anonymous id whose stream key would be too long",
+            Json(("leadId", null), ("anonymousId", $"\"{Str(EngagementEventRules.MaxAnonymousIdLength + 1)}\"")), RejectionCodes.InvalidAnonymousId),
+        ("valid longest anonymous id", Json(("leadId", null), ("anonymousId", $"\"{Str(EngagementEventRules.MaxAnonymousIdLength)}\"")), null),
         ("occurredAt not a time", Json(("occurredAt", "\"yesterday\"")), RejectionCodes.InvalidOccurredAt),
         ("occurredAt without offset", Json(("occurredAt", "\"2026-11-01T10:00:00\"")), RejectionCodes.InvalidOccurredAt),
         ("occurredAt date only", Json(("occurredAt", "\"2026-11-01\"")), RejectionCodes.InvalidOccurredAt),
@@ -216,6 +219,18 @@ public partial class EngagementContractTests
     private static partial System.Text.RegularExpressions.Regex SurrogateMarker();
 
     [Fact]
+    public void The_longest_anonymous_id_makes_a_stream_key_the_api_accepts_as_a_lead_id()
+    {
+        var key = new EngagementEvent
+        {
+            Id = "e", Type = EngagementEventTypes.PageViewed, OccurredAt = DateTimeOffset.UnixEpoch,
+            AnonymousId = new string('a', EngagementEventRules.MaxAnonymousIdLength),
+        }.StreamKey;
+        key.Length.Should().Be(EngagementEventRules.MaxIdLength);
+        EngagementEventRules.IdentifierProblem(key).Should().BeNull();
+    }
+
+    [Fact]
     public void The_schema_states_the_same_limits_as_the_rules()
     {
         using var stream = typeof(EngagementEvent).Assembly.GetManifestResourceStream("engagement-event.schema.json")!;
@@ -224,7 +239,8 @@ public partial class EngagementContractTests
         var fields = root.GetProperty("properties");
         int MaxLength(JsonElement e) => e.GetProperty("maxLength").GetInt32();
 
-        foreach (var id in new[] { "id", "leadId", "anonymousId" }) MaxLength(fields.GetProperty(id)).Should().Be(EngagementEventRules.MaxIdLength, id);
+        foreach (var id in new[] { "id", "leadId" }) MaxLength(fields.GetProperty(id)).Should().Be(EngagementEventRules.MaxIdLength, id);
+        MaxLength(fields.GetProperty("anonymousId")).Should().Be(EngagementEventRules.MaxAnonymousIdLength);
         foreach (var label in new[] { "source", "campaign" }) MaxLength(fields.GetProperty(label)).Should().Be(EngagementEventRules.MaxLabelLength, label);
 
         var known = fields.GetProperty("properties").GetProperty("properties");
