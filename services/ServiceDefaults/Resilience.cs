@@ -9,7 +9,7 @@ public static class Resilience
 {
     /// <summary>
     /// Retries until it succeeds or the caller cancels, backing off to 10 s: for work that must not be skipped
-    /// (an append before offsets are committed, a publish before the relay advances).
+    /// (a publish before the outbox row is marked, a service's start while PostgreSQL is still coming up).
     /// </summary>
     public static ResiliencePipeline RetryUntilCancelled(Func<Exception, bool> handles, Action<int, Exception?> onRetry) =>
         new ResiliencePipelineBuilder()

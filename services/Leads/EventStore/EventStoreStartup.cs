@@ -7,7 +7,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using Polly;
-using Polly.Retry;
+using ScoringPlatform.ServiceDefaults;
 using Weasel.Core;
 using Weasel.Core.Migrations;
 
@@ -43,21 +43,7 @@ internal sealed partial class EventStoreStartup(
     }
 
     private ResiliencePipeline Retry(Func<Exception, bool> handles, Action<ILogger, int, string, Exception?> log) =>
-        new ResiliencePipelineBuilder()
-            .AddRetry(new RetryStrategyOptions
-            {
-                MaxRetryAttempts = int.MaxValue,
-                Delay = TimeSpan.FromMilliseconds(250),
-                BackoffType = DelayBackoffType.Exponential,
-                MaxDelay = TimeSpan.FromSeconds(5),
-                ShouldHandle = new PredicateBuilder().Handle(handles),
-                OnRetry = args =>
-                {
-                    log(logger, args.AttemptNumber + 1, options.Value.Schema, args.Outcome.Exception);
-                    return ValueTask.CompletedTask;
-                },
-            })
-            .Build();
+        Resilience.RetryUntilCancelled(handles, (attempt, ex) => log(logger, attempt, options.Value.Schema, ex));
 
     /// <summary>Marten's migration lock id for one schema (a stable hash of its name).</summary>
     public static int SchemaLockId(string schema) =>
