@@ -3,6 +3,7 @@ using Microsoft.Extensions.DependencyInjection.Extensions;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Messaging;
 using ScoringPlatform.Projections.Lifecycle;
+using ScoringPlatform.Projections.Scoring;
 
 namespace ScoringPlatform.Projections;
 
@@ -18,7 +19,11 @@ public static class ProjectionsExtensions
         builder.AddKafka();
         builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddSingleton<LifecycleProducer>();
-        builder.AddLeadEventStore().AddAsyncDaemon(mode);
+        var marten = builder.AddLeadEventStore();
+        // Registered before the daemon: hosted services start in order, so the views match the model first.
+        builder.Services.AddHostedService<ModelChangeRebuild>();
+        marten.AddAsyncDaemon(mode);
+        builder.Services.AddHealthChecks().AddCheck<ProjectionDaemonHealthCheck>("projection-daemon");
         builder.Services.AddSingleton<LifecycleOutboxRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LifecycleOutboxRelay>());
         builder.Services.TryAddSingleton(TimeProvider.System);

@@ -54,6 +54,18 @@ internal sealed partial class BrokerProcess : IDisposable
         throw new TimeoutException($"no bootstrap file (exited: {_process.HasExited}); stdout: {Stdout} stderr: {Stderr}");
     }
 
+    /// <summary>Waits until stdout holds <paramref name="text"/>: the pipe is read asynchronously, after the file may exist.</summary>
+    public async Task<string> WaitForStdoutAsync(string text, TimeSpan timeout)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline && !Stdout.Contains(text, StringComparison.Ordinal) && !_process.HasExited)
+        {
+            await Task.Delay(50);
+        }
+
+        return Stdout;
+    }
+
     public async Task<int> StopAsync(TimeSpan timeout)
     {
         Kill(_process.Id, 15).Should().Be(0, "SIGTERM must be deliverable");

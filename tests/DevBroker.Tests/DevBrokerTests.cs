@@ -21,7 +21,7 @@ public sealed class DevBrokerTests : IDisposable
         using var broker = BrokerProcess.Start("--brokers", "3", "--topics", "orders:6,other:3", "--bootstrap-file", BootstrapFile);
         var bootstrap = await broker.WaitForBootstrapFileAsync(BootstrapFile, StartTimeout);
         bootstrap.Split(',').Should().HaveCount(3).And.OnlyContain(e => e.StartsWith("127.0.0.1:", StringComparison.Ordinal));
-        broker.Stdout.Should().Contain($"DevBroker ready bootstrap={bootstrap}");
+        (await broker.WaitForStdoutAsync($"DevBroker ready bootstrap={bootstrap}", StartTimeout)).Should().Contain($"DevBroker ready bootstrap={bootstrap}");
 
         using (var admin = new AdminClientBuilder(new AdminClientConfig { BootstrapServers = bootstrap }).Build())
         {

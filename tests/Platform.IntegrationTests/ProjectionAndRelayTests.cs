@@ -21,20 +21,25 @@ public sealed class ProjectionsHostFixture : IAsyncLifetime
     public WebApplication App { get; private set; } = null!;
     public IDocumentStore Store => App.Services.GetRequiredService<IDocumentStore>();
 
-    public async Task InitializeAsync()
+    public async Task InitializeAsync() => App = await StartAsync(Schema);
+
+    /// <summary>The Projections host on <paramref name="schema"/>, optionally with a scoring model file.</summary>
+    public static async Task<WebApplication> StartAsync(string schema, string? modelPath = null)
     {
         var builder = WebApplication.CreateBuilder();
         builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
         {
             ["ConnectionStrings:EventStore"] = TestEnvironment.PostgresConnectionString,
-            ["EventStore:Schema"] = Schema,
+            ["EventStore:Schema"] = schema,
             ["Kafka:BootstrapServers"] = TestEnvironment.KafkaBootstrap,
             ["Kestrel:Endpoints:Health:Url"] = "http://127.0.0.1:0",
+            ["Scoring:ModelPath"] = modelPath,
         });
         builder.AddServiceDefaults("projections-test");
         builder.AddProjections();
-        App = builder.Build();
-        await App.StartAsync();
+        var app = builder.Build();
+        await app.StartAsync();
+        return app;
     }
 
     public async Task DisposeAsync()

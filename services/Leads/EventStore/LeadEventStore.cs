@@ -68,6 +68,9 @@ public static class LeadEventStore
 
         // Freshness: wake the daemon on append (LISTEN/NOTIFY) instead of waiting for the next poll.
         opts.Events.UseListenNotifyForEventAppends = true;
+        // An event the projection cannot apply stops the shard (readiness reports it) instead of being skipped:
+        // a skipped event would leave the lead's score and stage wrong for good. (Marten skips by default.)
+        opts.Projections.Errors.SkipApplyErrors = false;
         opts.Projections.FastPollingTime = TimeSpan.FromMilliseconds(100);
         opts.Projections.SlowPollingTime = TimeSpan.FromMilliseconds(500);
 

@@ -19,6 +19,8 @@ namespace ScoringPlatform.Leads.Scoring;
 /// </summary>
 public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, string>
 {
+    public const string ProjectionName = "LeadScore";
+
     private readonly ScoringModel _model;
     private readonly string _schema;
 
@@ -26,7 +28,7 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
     {
         _model = model;
         _schema = schema;
-        Name = "LeadScore";
+        Name = ProjectionName;
     }
 
     public override LeadScoreView? Evolve(LeadScoreView? snapshot, string id, IEvent e)

@@ -1,0 +1,58 @@
+using Marten;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Scoring;
+
+namespace ScoringPlatform.Projections.Scoring;
+
+/// <summary>
+/// Rebuilds the LeadScore projection before the daemon starts when the stored score views were built by
+/// another scoring model (the model is versioned data, see Scoring:ModelPath). Without it, every existing
+/// lead's next event would fail in the projection (the state refuses a model it was not built with).
+/// A rebuild replays every lead's events under the current model and raises no side effects, so no
+/// lifecycle message is sent again; transitions the new model would have made in the past are not sent.
+/// Replicas take turns on an advisory lock, so one rebuilds and the others find the views current.
+/// </summary>
+internal sealed partial class ModelChangeRebuild(
+    IDocumentStore store,
+    ScoringModelProvider models,
+    IOptions<EventStoreOptions> options,
+    ILogger<ModelChangeRebuild> logger) : IHostedService
+{
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var model = models.Current;
+        var connectionString = new NpgsqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString;
+        await using var connection = new NpgsqlConnection(connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_lock(hashtext(@key))", connection))
+        {
+            lockCommand.Parameters.AddWithValue("key", $"{options.Value.Schema}.{LeadScoreProjection.ProjectionName}.model-rebuild");
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        await using (var query = store.QuerySession())
+        {
+            var stale = await query.Query<LeadScoreView>()
+                .Where(v => v.ModelId != model.Id || v.ModelVersion != model.Version)
+                .Select(v => new { v.ModelId, v.ModelVersion })
+                .FirstOrDefaultAsync(cancellationToken);
+            if (stale is null) return;
+            LogRebuilding(logger, stale.ModelId, stale.ModelVersion, model.Id, model.Version);
+        }
+
+        using var daemon = await store.BuildProjectionDaemonAsync();
+        await daemon.RebuildProjectionAsync(LeadScoreProjection.ProjectionName, TimeSpan.FromMinutes(5), cancellationToken);
+        LogRebuilt(logger, model.Id, model.Version);
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Score views were built by model {OldModelId} v{OldVersion}; rebuilding the LeadScore projection under {ModelId} v{Version} before the daemon starts")]
+    private static partial void LogRebuilding(ILogger logger, string oldModelId, int oldVersion, string modelId, int version);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "LeadScore projection rebuilt under model {ModelId} v{Version}")]
+    private static partial void LogRebuilt(ILogger logger, string modelId, int version);
+}

@@ -1,0 +1,92 @@
+using Marten;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.Extensions.DependencyInjection;
+using Npgsql;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Scoring;
+using ScoringPlatform.TestSupport;
+
+namespace ScoringPlatform.Platform.IntegrationTests;
+
+/// <summary>A new scoring model version is data: the Projections service adopts it at start without losing events.</summary>
+public sealed class ModelChangeTests : IAsyncLifetime
+{
+    private readonly string _schema = TestEnvironment.UniqueSchema("itm");
+    private readonly string _nextModel = Path.Combine(Path.GetTempPath(), $"model-{Guid.NewGuid():N}.json");
+    private WebApplication? _app;
+
+    public Task InitializeAsync()
+    {
+        // The default model with only its version bumped: the views of the running version are now stale.
+        var json = File.ReadAllText(Path.Combine(TestEnvironment.RepositoryRoot, "services", "Scoring", "Models", "default-model.json"));
+        var current = $"\"version\": {ScoringModel.Default.Version},";
+        json.Should().Contain(current);
+        File.WriteAllText(_nextModel, json.Replace(current, $"\"version\": {ScoringModel.Default.Version + 1},", StringComparison.Ordinal));
+        return Task.CompletedTask;
+    }
+
+    [Fact]
+    public async Task Given_views_of_an_older_model_When_Projections_starts_with_a_new_version_Then_they_are_rebuilt_and_no_message_is_sent_again()
+    {
+        var lead = TestEnvironment.Unique("lead");
+        _app = await ProjectionsHostFixture.StartAsync(_schema);
+        await AppendAsync(lead, ("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales"));
+        (await ViewWhen(lead, v => v.MqlCrossings == 1)).ModelVersion.Should().Be(ScoringModel.Default.Version);
+        await StopAsync();
+
+        _app = await ProjectionsHostFixture.StartAsync(_schema, _nextModel);
+
+        // Start-up returns after the rebuild: the view is already the new model's.
+        var rebuilt = await ViewWhen(lead, v => true);
+        rebuilt.ModelVersion.Should().Be(ScoringModel.Default.Version + 1);
+        rebuilt.EventCount.Should().Be(3);
+        rebuilt.IsMql.Should().BeTrue();
+
+        // And the projection goes on applying (before, the state refused the new model and the event was skipped).
+        await AppendAsync(lead, ("email_opened", null));
+        (await ViewWhen(lead, v => v.EventCount == 4)).ModelVersion.Should().Be(ScoringModel.Default.Version + 1);
+        (await CountOutboxRowsAsync(lead)).Should().Be(1, "a rebuild raises no side effects");
+    }
+
+    private IDocumentStore Store => _app!.Services.GetRequiredService<IDocumentStore>();
+
+    private async Task AppendAsync(string lead, params (string Type, string? Category)[] events)
+    {
+        await using var session = Store.LightweightSession();
+        session.Events.Append(lead, events.Select(e =>
+            (object)new EngagementRecorded($"{lead}-{Guid.NewGuid():N}", e.Type, DateTimeOffset.UtcNow, e.Category, null, "tests", null)).ToArray());
+        await session.SaveChangesAsync();
+    }
+
+    private Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) =>
+        Eventually.Get<LeadScoreView>(async () =>
+        {
+            await using var query = Store.QuerySession();
+            return await query.LoadAsync<LeadScoreView>(lead);
+        }, until, TimeSpan.FromSeconds(60), $"the score view of {lead}");
+
+    private async Task<long> CountOutboxRowsAsync(string lead)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand($"select count(*) from {_schema}.lifecycle_outbox where lead_id = @lead", connection);
+        command.Parameters.AddWithValue("lead", lead);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+
+    private async Task StopAsync()
+    {
+        if (_app is null) return;
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        _app = null;
+    }
+
+    public async Task DisposeAsync()
+    {
+        await StopAsync();
+        File.Delete(_nextModel);
+        await TestEnvironment.DropSchemaAsync(_schema);
+    }
+}
