@@ -30,6 +30,9 @@ public sealed class TimelineCursor
     public int LastInputRank { get; set; }
     public string? LastInputId { get; set; }
 
+    /// <summary>The lead is Disqualified by a hard rule (lifted when the profile no longer triggers one), not by sales.</summary>
+    public bool DisqualifiedByHardRule { get; set; }
+
     /// <summary>After sales recycled, rejected or disqualified the lead: it re-enters MQL only at an engagement event after this instant.</summary>
     public long? ReentryAfterTicks { get; set; }
 
@@ -143,20 +146,22 @@ public sealed class TimelineCursor
         var stage = Status.Stage;
         if (stage == LifecycleStage.Converted) return;
         var s = Measure(t, model);
-        var hardRuleDisqualified = Status.Stage == LifecycleStage.Disqualified && Status.Reason?.StartsWith(HardRulePrefix, StringComparison.Ordinal) == true;
 
         if (s.Disqualification >= 0)
         {
             if (stage == LifecycleStage.Disqualified) return;
             var rule = model.HardRules[s.Disqualification];
             Emit(TransitionKind.Disqualified, LifecycleStage.Disqualified, MqlTier.None, t, new TransitionCause(CauseKind.HardRule, rule.Id),
-                input.Id, s, model, $"{HardRulePrefix}'{rule.Id}': {rule.Reason}", output);
+                input.Id, s, model, $"disqualified by hard rule '{rule.Id}': {rule.Reason}", output);
             Status = Status with { Sla = null };
+            DisqualifiedByHardRule = true;
+            ReentryAfterTicks = null;
             return;
         }
 
-        if (hardRuleDisqualified)
+        if (DisqualifiedByHardRule && stage == LifecycleStage.Disqualified)
         {
+            DisqualifiedByHardRule = false;
             Emit(TransitionKind.DisqualificationLifted, LifecycleStage.Lead, MqlTier.None, t, new TransitionCause(CauseKind.HardRule, "lifted"),
                 input.Id, s, model, $"no hard rule disqualifies the lead any more (after profile update {input.Id})", output);
             stage = LifecycleStage.Lead;
@@ -181,8 +186,6 @@ public sealed class TimelineCursor
                 return;
         }
     }
-
-    private const string HardRulePrefix = "disqualified by hard rule ";
 
     /// <summary>Compares the level at t with the status: exit (Recycled) or a tier change, dated t.</summary>
     private void StageOrTierChange(long t, ScoringModel model, string? inputId, List<LifecycleTransition> output)
@@ -264,6 +267,7 @@ public sealed class TimelineCursor
         Emit(decision.Kind, decision.To, tier, t, new TransitionCause(CauseKind.SalesAction, action.Kind.ToString().ToLowerInvariant()),
             action.IdempotencyKey, s, model, decision.Reason, output, actor: action.Actor, amount: action.Amount);
         if (decision.To is LifecycleStage.Recycled or LifecycleStage.Disqualified) ReentryAfterTicks = t;
+        DisqualifiedByHardRule = false;
     }
 
     private void Emit(

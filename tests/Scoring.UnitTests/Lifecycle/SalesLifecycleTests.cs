@@ -115,6 +115,26 @@ public class SalesLifecycleTests
     }
 
     [Fact]
+    public void Given_a_lead_disqualified_by_a_hard_rule_When_the_profile_is_corrected_Then_the_disqualification_is_lifted_and_it_qualifies_again()
+    {
+        // DESIGN.md: "Data quality: validate inputs ... resolve identity"; hard rules disqualify "with a reason"; "A lead can qualify more than once."
+        LeadInput[] inputs =
+        [
+            Profile(T0, GoodFit, "p"), Engagement(Demo(T0, "d")),
+            Profile(T0.AddHours(1), new LeadProfile("ana@rivalscore.io", null, null, null, null, null), "wrong-email"),
+            Profile(T0.AddHours(5), new LeadProfile("ana@acme.com", null, null, null, null, null), "corrected"),
+        ];
+
+        var result = LeadTimeline.Replay(Default, inputs, T0.AddHours(5));
+
+        result.Transitions.Select(t => (t.Kind, t.To)).Should().Equal(
+            (TransitionKind.MqlEntered, LifecycleStage.Mql), (TransitionKind.Disqualified, LifecycleStage.Disqualified),
+            (TransitionKind.DisqualificationLifted, LifecycleStage.Lead), (TransitionKind.MqlEntered, LifecycleStage.Mql));
+        result.Transitions[3].IsReactivation.Should().BeTrue();
+        result.Transitions[2].TriggeringInputId.Should().Be("corrected");
+    }
+
+    [Fact]
     public void Given_a_lead_recycled_by_sales_while_its_score_is_high_When_it_engages_again_Then_it_is_a_reactivated_mql()
     {
         // DESIGN.md: "Later re-engagement makes a *reactivated* MQL"; "A lead can qualify more than once."
