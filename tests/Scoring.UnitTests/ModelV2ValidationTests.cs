@@ -51,7 +51,7 @@ public class ModelV2ValidationTests
     [Fact]
     public void Given_a_new_model_version_with_other_minimums_When_loaded_Then_it_is_used_without_code_changes()
     {
-        var json = DefaultJsonWith("\"version\": 2,", "\"version\": 3,")
+        var json = DefaultJsonWith("\"version\": 3,", "\"version\": 4,")
             .Replace("\"minEngagementToEnter\": 15", "\"minEngagementToEnter\": 5", StringComparison.Ordinal)
             .Replace("\"minDistinctActions\": 2", "\"minDistinctActions\": 1", StringComparison.Ordinal);
         var v3 = ScoringModelLoader.Parse(json);
@@ -59,7 +59,7 @@ public class ModelV2ValidationTests
         var underV3 = Verdict(Lead(v3, PerfectFit, Ev("content_downloaded", T0)), T0, v3);
         var underV2 = Verdict(Lead(Default, PerfectFit, Ev("content_downloaded", T0)), T0);
 
-        underV3.ModelVersion.Should().Be(3);
+        underV3.ModelVersion.Should().Be(4);
         underV3.IsMql.Should().BeTrue("v3 (data only) lets one download with a perfect fit qualify");
         underV2.IsMql.Should().BeFalse();
     }

@@ -5,16 +5,16 @@ namespace ScoringPlatform.Scoring.UnitTests;
 public class ModelValidationTests
 {
     [Fact]
-    public void Given_the_embedded_default_model_When_loaded_Then_it_is_default_v2_with_enter_50_and_exit_40()
+    public void Given_the_embedded_default_model_When_loaded_Then_it_is_default_v3_with_enter_50_and_exit_40()
     {
         var model = ScoringModel.Default;
 
         model.Id.Should().Be("default");
-        model.Version.Should().Be(2, "v2: engagement required, caps without reservoir, rules beside points (issue 8)");
+        model.Version.Should().Be(3, "v3: tier hysteresis and SLA windows (issue 9); v2: engagement required, caps without reservoir, rules beside points (issue 8)");
         model.EnterThreshold.Should().Be(50);
         model.ExitThreshold.Should().Be(40);
         model.Groups.Single(g => g.Id == "web").HalfLife.Should().Be(TimeSpan.FromDays(30));
-        model.ToString().Should().Be("default v2");
+        model.ToString().Should().Be("default v3");
     }
 
     [Fact]
@@ -125,7 +125,7 @@ public class ModelValidationTests
     [Fact]
     public void Given_a_bad_model_When_try_parsed_Then_it_returns_false_and_the_errors_and_no_model()
     {
-        var ok = ScoringModelLoader.TryParse(DefaultJsonWith("\"version\": 2", "\"version\": 0"), out var model, out var errors);
+        var ok = ScoringModelLoader.TryParse(DefaultJsonWith("\"version\": 3", "\"version\": 0"), out var model, out var errors);
 
         ok.Should().BeFalse();
         model.Should().BeNull();

@@ -188,7 +188,7 @@ public class SeedExampleTests
     [Fact]
     public void Given_a_verdict_When_made_Then_it_carries_the_model_id_and_version()
     {
-        var model = DefaultWith("\"version\": 2", "\"version\": 7");
+        var model = DefaultWith("\"version\": 3", "\"version\": 7");
 
         var verdict = Verdict(Lead(model, events: Pricing(T0)), T0, model);
 
@@ -199,11 +199,11 @@ public class SeedExampleTests
     public void Given_a_state_built_with_one_model_version_When_used_with_another_Then_it_refuses_instead_of_mixing_them()
     {
         var lead = Lead(events: Pricing(T0));
-        var v3 = DefaultWith("\"version\": 2", "\"version\": 3");
+        var v4 = DefaultWith("\"version\": 3", "\"version\": 4");
 
-        var act = () => lead.Apply(Pricing(T0), v3);
+        var act = () => lead.Apply(Pricing(T0), v4);
 
-        act.Should().Throw<ModelMismatchException>().WithMessage("*'default' v2*'default' v3*replay*");
-        FluentActions.Invoking(() => Scorer.Evaluate(lead, v3, T0)).Should().Throw<ModelMismatchException>();
+        act.Should().Throw<ModelMismatchException>().WithMessage("*'default' v3*'default' v4*replay*");
+        FluentActions.Invoking(() => Scorer.Evaluate(lead, v4, T0)).Should().Throw<ModelMismatchException>();
     }
 }

@@ -16,7 +16,7 @@ public class HysteresisTests
         transition.At.Should().Be(T0);
         transition.TotalScore.Should().Be(50);
         transition.IsReactivation.Should().BeFalse();
-        (transition.ModelId, transition.ModelVersion).Should().Be(("default", 2));
+        (transition.ModelId, transition.ModelVersion).Should().Be(("default", 3));
         lead.IsMql.Should().BeTrue();
     }
 

@@ -44,7 +44,7 @@ public class StateSerializationTests
 
         state.Apply(Pricing(T0), Default);
 
-        (state.ModelId, state.ModelVersion).Should().Be(("default", 2));
+        (state.ModelId, state.ModelVersion).Should().Be(("default", 3));
         Scorer.Evaluate(state, Default, T0).TotalScore.Should().Be(20);
     }
 }

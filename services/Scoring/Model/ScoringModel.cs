@@ -27,6 +27,7 @@ public sealed class ScoringModel
         GradeSettings grades,
         QualificationSettings qualification,
         IReadOnlyList<QualificationRule> qualificationRules,
+        SlaSettings sla,
         string json)
     {
         Id = id;
@@ -45,6 +46,7 @@ public sealed class ScoringModel
         Grades = grades;
         Qualification = qualification;
         QualificationRules = qualificationRules;
+        Sla = sla;
         Json = json;
 
         GroupInvHalfLifeTicks = groups.Select(g => g.HalfLife is { } h ? 1.0 / h.Ticks : 0.0).ToArray();
@@ -108,6 +110,9 @@ public sealed class ScoringModel
 
     /// <summary>Rules that qualify a lead (or promote its tier) when fit and event conditions hold together.</summary>
     public IReadOnlyList<QualificationRule> QualificationRules { get; }
+
+    /// <summary>Sales follow-up windows per tier (the SLA).</summary>
+    public SlaSettings Sla { get; }
 
     /// <summary>The document this model was parsed from, for storing it (e.g. in the event store) verbatim.</summary>
     public string Json { get; }
@@ -218,13 +223,39 @@ public enum HardRuleKind
 /// <summary>A must-have or exclusion that disqualifies regardless of points, with a reason.</summary>
 public sealed record HardRule(string Id, HardRuleKind Kind, ProfileCondition Condition, string Reason, bool DisqualifyWhenUnknown);
 
-/// <summary>Tiering: a weak fit makes an MQL an MQL-Light; a hot signal set with fit makes it a Hot MQL.</summary>
-public sealed record TierSettings(char MinFitGradeForMql, TimeSpan HotWindow, IReadOnlyList<IReadOnlyList<string>> HotAnyOf);
+/// <summary>
+/// Tiering: a weak fit makes an MQL an MQL-Light; a hot signal set with fit makes it a Hot MQL. Hysteresis, like
+/// enter/exit: a lead already at MQL (or Hot) keeps that tier while its fit stays within <see cref="FitMarginToDemote"/>
+/// points below the grade bound, and Hot while a hot set was seen within <see cref="HotStayWindow"/> (&gt;= HotWindow).
+/// </summary>
+public sealed record TierSettings(
+    char MinFitGradeForMql, TimeSpan HotWindow, IReadOnlyList<IReadOnlyList<string>> HotAnyOf,
+    double FitMarginToDemote = 0, TimeSpan? HotStays = null)
+{
+    public TimeSpan HotStayWindow => HotStays ?? HotWindow;
+}
+
+/// <summary>Sales follow-up window per tier (null: no SLA, e.g. MQL-Light is nurture). Deadline = entry (or promotion) + window.</summary>
+public sealed record SlaSettings(TimeSpan? MqlLight, TimeSpan? Mql, TimeSpan? HotMql)
+{
+    public static SlaSettings None { get; } = new(null, null, null);
+
+    public TimeSpan? For(MqlTier tier) => tier switch
+    {
+        MqlTier.MqlLight => MqlLight,
+        MqlTier.Mql => Mql,
+        MqlTier.HotMql => HotMql,
+        _ => null,
+    };
+}
 
 /// <summary>Lower bounds: fit grades A, B, C (else D) and engagement bands 1, 2, 3 (else 4).</summary>
 public sealed record GradeSettings(double FitA, double FitB, double FitC, double Band1, double Band2, double Band3)
 {
     public char FitGrade(double fit) => fit >= FitA ? 'A' : fit >= FitB ? 'B' : fit >= FitC ? 'C' : 'D';
+
+    /// <summary>The lowest fit score of a grade (D: any).</summary>
+    public double Bound(char grade) => grade switch { 'A' => FitA, 'B' => FitB, 'C' => FitC, _ => double.NegativeInfinity };
 
     public int EngagementBand(double engagement) =>
         engagement >= Band1 ? 1 : engagement >= Band2 ? 2 : engagement >= Band3 ? 3 : 4;

@@ -223,6 +223,18 @@ public static class ScoringModelLoader
                 Error(id, $"tiers.hot.anyOf[{i}]", $"unknown engagement rule '{id}'");
         }
 
+        var hysteresis = doc.Tiers?.Hysteresis;
+        var fitMargin = hysteresis?.FitMarginToDemote ?? 0;
+        if (!(fitMargin >= 0 && double.IsFinite(fitMargin)))
+            Error(null, "tiers.hysteresis.fitMarginToDemote", $"must be zero or positive, was {fitMargin}");
+        var hotStays = hysteresis?.HotStaysWithinDays ?? hotDays;
+        if (!(hotStays > 0 && double.IsFinite(hotStays) && hotStays < 36500))
+            Error(null, "tiers.hysteresis.hotStaysWithinDays", $"must be a positive number of days, was {hotStays}");
+        else if (hotStays < hotDays)
+            Error(null, "tiers.hysteresis.hotStaysWithinDays", $"{hotStays} is below tiers.hot.withinDays {hotDays}; staying Hot must not need more than becoming Hot (hysteresis)");
+
+        var sla = BuildSla(doc.Sla, Error);
+
         // Grades
         var fit = doc.Grades?.Fit;
         var (fa, fb, fcc) = (fit?.A ?? 35, fit?.B ?? 20, fit?.C ?? 5);
@@ -239,11 +251,39 @@ public static class ScoringModelLoader
         return new ScoringModel(
             doc.Id!, doc.Version!.Value, doc.Description, enter!.Value, exit!.Value, historySize, horizon, lists,
             groups, rules, profileRules, hardRules,
-            new TierSettings(minGrade[0], TimeSpan.FromDays(hotDays), hotAnyOf.Select(s => (IReadOnlyList<string>)s).ToArray()),
+            new TierSettings(
+                minGrade[0], TimeSpan.FromDays(hotDays), hotAnyOf.Select(s => (IReadOnlyList<string>)s).ToArray(),
+                fitMargin, TimeSpan.FromDays(hotStays)),
             new GradeSettings(fa, fb, fcc, b1, b2, b3),
             qualification,
             qualificationRules,
+            sla,
             json);
+    }
+
+    private static SlaSettings BuildSla(SlaDocument? sla, Action<string?, string, string> error)
+    {
+        if (sla?.FollowUpHours is not { } hours) return SlaSettings.None;
+        TimeSpan? Window(string key)
+        {
+            if (!hours.TryGetValue(key, out var h) || h is null) return null;
+            if (!(h > 0 && h <= 8760 && double.IsFinite(h.Value)))
+            {
+                error(null, $"sla.followUpHours.{key}", $"must be a number of hours above 0 and at most 8760 (a year), was {h}; omit the tier for no SLA");
+                return null;
+            }
+
+            return TimeSpan.FromHours(h.Value);
+        }
+
+        foreach (var key in hours.Keys.Where(k => k is not ("mql_light" or "mql" or "hot")))
+            error(null, $"sla.followUpHours.{key}", $"unknown tier '{key}' (known: mql_light, mql, hot)");
+        var (light, mql, hot) = (Window("mql_light"), Window("mql"), Window("hot"));
+        if (hot is { } hw && mql is { } mw && hw > mw)
+            error(null, "sla.followUpHours.hot", $"{hw.TotalHours} h is slower than mql {mw.TotalHours} h; a Hot MQL is followed up fastest");
+        if (mql is { } mw2 && light is { } lw && mw2 > lw)
+            error(null, "sla.followUpHours.mql", $"{mw2.TotalHours} h is slower than mql_light {lw.TotalHours} h; a higher tier is never followed up slower");
+        return new SlaSettings(light, mql, hot);
     }
 
     private static QualificationSettings BuildQualification(QualificationDocument? q, List<EngagementRule> rules, Action<string?, string, string> error)
@@ -395,6 +435,18 @@ public static class ScoringModelLoader
         public GradesDocument? Grades { get; set; }
         public QualificationDocument? Qualification { get; set; }
         public List<QualificationRuleDocument>? QualificationRules { get; set; }
+        public SlaDocument? Sla { get; set; }
+    }
+
+    private sealed class SlaDocument
+    {
+        public Dictionary<string, double?>? FollowUpHours { get; set; }
+    }
+
+    private sealed class TierHysteresisDocument
+    {
+        public double? FitMarginToDemote { get; set; }
+        public double? HotStaysWithinDays { get; set; }
     }
 
     private sealed class QualificationDocument
@@ -503,6 +555,7 @@ public static class ScoringModelLoader
     {
         public string? MinFitGradeForMql { get; set; }
         public HotDocument? Hot { get; set; }
+        public TierHysteresisDocument? Hysteresis { get; set; }
     }
 
     private sealed class HotDocument

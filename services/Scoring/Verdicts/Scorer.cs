@@ -18,7 +18,15 @@ public static class Scorer
         static (a, b) => Math.Abs(b.Contribution).CompareTo(Math.Abs(a.Contribution));
 
     /// <summary>The full verdict with explanation. Throws <see cref="AsOfOutOfRangeException"/> for an asOf the bounded history cannot score exactly.</summary>
-    public static Verdict Evaluate(LeadScoreState state, ScoringModel model, DateTimeOffset asOf)
+    public static Verdict Evaluate(LeadScoreState state, ScoringModel model, DateTimeOffset asOf) =>
+        Evaluate(state, model, asOf, state.IsMql, MqlTier.None);
+
+    /// <summary>
+    /// The verdict judged against a given prior stage: <paramref name="wasMql"/> and <paramref name="priorTier"/> are
+    /// the lead's stage and tier just before <paramref name="asOf"/> (e.g. from <c>LeadTimeline.StatusAt</c>), so a past
+    /// as_of uses the stage of that time, not today's, and tier hysteresis applies.
+    /// </summary>
+    public static Verdict Evaluate(LeadScoreState state, ScoringModel model, DateTimeOffset asOf, bool wasMql, MqlTier priorTier)
     {
         state.EnsureModel(model);
         int n = model.EngagementRules.Count, g = model.Groups.Count;
@@ -29,7 +37,7 @@ public static class Scorer
         Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
         Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
         var asOfTicks = asOf.UtcTicks;
-        var s = Compute(state, model, asOfTicks, value, raw, count, last, uncapped, capped);
+        var s = Compute(state, model, asOfTicks, value, raw, count, last, uncapped, capped, wasMql, priorTier);
         var pastPath = state.HasEvents && asOfTicks < state.LatestEventTicks;
 
         var contributions = new List<RuleContribution>(n + model.ProfileRules.Count);
@@ -69,7 +77,7 @@ public static class Scorer
         }
 
         return new Verdict(
-            asOf, s.Fit, s.Engagement, s.Total, s.IsMql, s.Tier, TierReason(s, state, model), s.Grade, s.Band,
+            asOf, s.Fit, s.Engagement, s.Total, s.IsMql, s.Tier, TierReason(s, wasMql, model), s.Grade, s.Band,
             MatrixCells[(s.Grade - 'A') * 4 + s.Band - 1], model.Id, model.Version, model.EnterThreshold, model.ExitThreshold,
             contributions, groups, disqualification, DropInstant(model, asOfTicks, s, capped),
             state.CountedEvents, state.FrequencyCappedEvents, state.UnscoredEvents,
@@ -89,11 +97,15 @@ public static class Scorer
         Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
         Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
         Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
-        var s = Compute(state, model, asOf.UtcTicks, value, [], count, last, uncapped, capped);
+        var s = Compute(state, model, asOf.UtcTicks, value, [], count, last, uncapped, capped, state.IsMql, MqlTier.None);
         return DropInstant(model, asOf.UtcTicks, s, capped);
     }
 
-    internal static Snapshot Measure(LeadScoreState state, ScoringModel model, DateTimeOffset asOf)
+    internal static Snapshot Measure(LeadScoreState state, ScoringModel model, DateTimeOffset asOf) =>
+        Measure(state, model, asOf.UtcTicks, state.IsMql, MqlTier.None);
+
+    /// <summary>Scores, stage and tier at asOf judged against a prior stage (hysteresis for MQL and tiers); no allocation.</summary>
+    internal static Snapshot Measure(LeadScoreState state, ScoringModel model, long asOf, bool wasMql, MqlTier priorTier)
     {
         state.EnsureModel(model);
         int n = model.EngagementRules.Count, g = model.Groups.Count;
@@ -102,12 +114,13 @@ public static class Scorer
         Span<long> last = n <= StackLimit ? stackalloc long[n] : new long[n];
         Span<double> uncapped = g <= StackLimit ? stackalloc double[g] : new double[g];
         Span<double> capped = g <= StackLimit ? stackalloc double[g] : new double[g];
-        return Compute(state, model, asOf.UtcTicks, value, [], count, last, uncapped, capped);
+        return Compute(state, model, asOf, value, [], count, last, uncapped, capped, wasMql, priorTier);
     }
 
     private static Snapshot Compute(
         LeadScoreState state, ScoringModel model, long asOf,
-        Span<double> value, Span<double> raw, Span<int> count, Span<long> last, Span<double> uncapped, Span<double> capped)
+        Span<double> value, Span<double> raw, Span<int> count, Span<long> last, Span<double> uncapped, Span<double> capped,
+        bool wasMql, MqlTier priorTier)
     {
         var rules = state.Rules;
         var groupCount = model.Groups.Count;
@@ -195,7 +208,7 @@ public static class Scorer
         var handRaised = false;
         var enters = total >= model.EnterThreshold && engagement >= q.MinEngagementToEnter
             && ((actions = DistinctActions(model, asOf, count, last, out handRaised)) >= q.MinDistinctActions || handRaised);
-        var stays = state.IsMql && total >= model.ExitThreshold && engagement >= q.MinEngagementToStay;
+        var stays = wasMql && total >= model.ExitThreshold && engagement >= q.MinEngagementToStay;
         var byPoints = disqualification < 0 && (enters || stays);
         var rule = disqualification < 0 && model.QualificationRules.Count > 0 ? FirstQualificationRule(state, model, asOf) : -1;
         var grade = model.Grades.FitGrade(fit);
@@ -205,13 +218,18 @@ public static class Scorer
         var tier = MqlTier.None;
         if (byPoints)
         {
-            if (grade > model.Tiers.MinFitGradeForMql)
+            // Tier hysteresis: a lead already at MQL keeps its fit tier within the margin below the grade bound, and
+            // a Hot MQL stays Hot over the longer stay window.
+            var tiers = model.Tiers;
+            var fitOk = grade <= tiers.MinFitGradeForMql
+                || (priorTier >= MqlTier.Mql && fit >= model.Grades.Bound(tiers.MinFitGradeForMql) - tiers.FitMarginToDemote);
+            if (!fitOk)
             {
                 tier = MqlTier.MqlLight;
             }
             else
             {
-                hot = HotCondition(model, asOf, last);
+                hot = HotCondition(model, asOf, last, priorTier == MqlTier.HotMql ? tiers.HotStayWindow : tiers.HotWindow);
                 tier = hot >= 0 ? MqlTier.HotMql : MqlTier.Mql;
             }
         }
@@ -293,9 +311,9 @@ public static class Scorer
         return -1;
     }
 
-    private static int HotCondition(ScoringModel model, long asOf, ReadOnlySpan<long> last)
+    private static int HotCondition(ScoringModel model, long asOf, ReadOnlySpan<long> last, TimeSpan window)
     {
-        var windowStart = asOf - model.Tiers.HotWindow.Ticks;
+        var windowStart = asOf - window.Ticks;
         for (var c = 0; c < model.HotConditions.Length; c++)
         {
             var all = true;
@@ -471,7 +489,7 @@ public static class Scorer
         if (found < ids.Length) found++;
     }
 
-    private static string TierReason(in Snapshot s, LeadScoreState state, ScoringModel model)
+    internal static string TierReason(in Snapshot s, bool wasMql, ScoringModel model)
     {
         var c = CultureInfo.InvariantCulture;
         if (s.Disqualification >= 0)
@@ -485,9 +503,9 @@ public static class Scorer
 
         return s.Tier switch
         {
-            MqlTier.None when state.IsMql && s.Total < model.ExitThreshold =>
+            MqlTier.None when wasMql && s.Total < model.ExitThreshold =>
                 string.Format(c, "score {0:0.##} is below the exit threshold {1}", s.Total, model.ExitThreshold),
-            MqlTier.None when state.IsMql => string.Format(c,
+            MqlTier.None when wasMql => string.Format(c,
                 "engagement {0:0.##} is below the {1} an MQL needs to stay one: fit alone never holds a lead", s.Engagement, q.MinEngagementToStay),
             MqlTier.None when s.Total < model.EnterThreshold =>
                 string.Format(c, "score {0:0.##} is below the enter threshold {1}", s.Total, model.EnterThreshold),
