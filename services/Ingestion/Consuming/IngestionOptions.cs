@@ -33,7 +33,7 @@ public sealed class IngestionOptions
 
     /// <summary>How long the store circuit stays open after repeated transient failures before a trial append.</summary>
     [Range(typeof(TimeSpan), "00:00:00.500", "00:10:00")]
-    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(15);
+    public TimeSpan CircuitBreakDuration { get; set; } = TimeSpan.FromSeconds(5);
 
     /// <summary>Readiness turns Degraded when consumed messages wait longer than this without being committed.</summary>
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
