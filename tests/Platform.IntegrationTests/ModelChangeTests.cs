@@ -1,8 +1,6 @@
 using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using Npgsql;
-using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.Scoring;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.TestSupport;
@@ -51,29 +49,13 @@ public sealed class ModelChangeTests : IAsyncLifetime
 
     private IDocumentStore Store => _app!.Services.GetRequiredService<IDocumentStore>();
 
-    private async Task AppendAsync(string lead, params (string Type, string? Category)[] events)
-    {
-        await using var session = Store.LightweightSession();
-        session.Events.Append(lead, events.Select(e =>
-            (object)new EngagementRecorded($"{lead}-{Guid.NewGuid():N}", e.Type, DateTimeOffset.UtcNow, e.Category, null, "tests", null)).ToArray());
-        await session.SaveChangesAsync();
-    }
+    private Task AppendAsync(string lead, params (string Type, string? Category)[] events) =>
+        ProjectionProbe.AppendAsync(Store, lead, DateTimeOffset.UtcNow, events);
 
-    private Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) =>
-        Eventually.Get<LeadScoreView>(async () =>
-        {
-            await using var query = Store.QuerySession();
-            return await query.LoadAsync<LeadScoreView>(lead);
-        }, until, TimeSpan.FromSeconds(60), $"the score view of {lead}");
+    private Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) => ProjectionProbe.ViewWhen(Store, lead, until);
 
-    private async Task<long> CountOutboxRowsAsync(string lead)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand($"select count(*) from {_schema}.lifecycle_outbox where lead_id = @lead", connection);
-        command.Parameters.AddWithValue("lead", lead);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private Task<long> CountOutboxRowsAsync(string lead) =>
+        ProjectionProbe.CountAsync($"select count(*) from {_schema}.lifecycle_outbox where lead_id = @lead", ("lead", lead));
 
     private async Task StopAsync()
     {

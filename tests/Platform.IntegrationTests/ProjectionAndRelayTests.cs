@@ -50,6 +50,34 @@ public sealed class ProjectionsHostFixture : IAsyncLifetime
     }
 }
 
+/// <summary>Appends to a store and reads its score views and counts, for any projections host.</summary>
+public static class ProjectionProbe
+{
+    public static async Task AppendAsync(IDocumentStore store, string lead, DateTimeOffset at, params (string Type, string? Category)[] events)
+    {
+        await using var session = store.LightweightSession();
+        session.Events.Append(lead, events.Select(e =>
+            (object)new EngagementRecorded($"{lead}-{Guid.NewGuid():N}", e.Type, at, e.Category, null, "tests", null)).ToArray());
+        await session.SaveChangesAsync();
+    }
+
+    public static Task<LeadScoreView> ViewWhen(IDocumentStore store, string lead, Func<LeadScoreView, bool> until) =>
+        Eventually.Get<LeadScoreView>(async () =>
+        {
+            await using var query = store.QuerySession();
+            return await query.LoadAsync<LeadScoreView>(lead);
+        }, until, TimeSpan.FromSeconds(60), $"the score view of {lead}");
+
+    public static async Task<long> CountAsync(string sql, params (string Name, object Value)[] parameters)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        foreach (var (name, value) in parameters) command.Parameters.AddWithValue(name, value);
+        return (long)(await command.ExecuteScalarAsync())!;
+    }
+}
+
 /// <summary>Helpers shared by the projection test classes (each class gets its own host and schema).</summary>
 public abstract class ProjectionTestsBase(ProjectionsHostFixture host)
 {
@@ -59,13 +87,8 @@ public abstract class ProjectionTestsBase(ProjectionsHostFixture host)
     protected static readonly (string, string?)[] CrossingEvents =
         [("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales")];
 
-    protected async Task AppendAsync(string lead, params (string Type, string? Category)[] events)
-    {
-        await using var session = host.Store.LightweightSession();
-        session.Events.Append(lead, events.Select(e =>
-            (object)new EngagementRecorded($"{lead}-{Guid.NewGuid():N}", e.Type, Now, e.Category, null, "tests", null)).ToArray());
-        await session.SaveChangesAsync();
-    }
+    protected Task AppendAsync(string lead, params (string Type, string? Category)[] events) =>
+        ProjectionProbe.AppendAsync(host.Store, lead, Now, events);
 
     /// <summary>A competitor email is a hard-rule exclusion: an MQL lead exits at once, after its crossing.</summary>
     protected async Task DisqualifyAsync(string lead)
@@ -76,11 +99,7 @@ public abstract class ProjectionTestsBase(ProjectionsHostFixture host)
     }
 
     protected Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) =>
-        Eventually.Get<LeadScoreView>(async () =>
-        {
-            await using var query = host.Store.QuerySession();
-            return await query.LoadAsync<LeadScoreView>(lead);
-        }, until, TimeSpan.FromSeconds(60), $"the score view of {lead}");
+        ProjectionProbe.ViewWhen(host.Store, lead, until);
 
     protected async Task<List<(string Type, Guid MessageId)>> OutboxRowsAsync(string lead)
     {
@@ -226,11 +245,5 @@ public sealed class ProjectionRaceTests(ProjectionsHostFixture host) : Projectio
         distinctLeads.Should().Be(mql);
     }
 
-    private static async Task<long?> CountAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (long)(await command.ExecuteScalarAsync())!;
-    }
+    private static async Task<long?> CountAsync(string sql) => await ProjectionProbe.CountAsync(sql);
 }
