@@ -54,31 +54,6 @@ public sealed record LeadTraits
     public bool? BudgetAuthority { get; init; }
 }
 
-/// <summary>A lifecycle message on <see cref="Topics.LeadLifecycle"/>, keyed by lead id.</summary>
-public sealed record LeadLifecycleMessage
-{
-    /// <summary>Unique per lifecycle transition; also sent as the <c>message-id</c> header.</summary>
-    public required Guid MessageId { get; init; }
-    public required string Type { get; init; }
-    public required string LeadId { get; init; }
-    [JsonConverter(typeof(Rfc3339TimestampConverter))]
-    public required DateTimeOffset OccurredAt { get; init; }
-    public required double Score { get; init; }
-    public double FitScore { get; init; }
-    public double EngagementScore { get; init; }
-    public string? Tier { get; init; }
-    public required string ModelId { get; init; }
-    public required int ModelVersion { get; init; }
-    public string? TriggeringEventId { get; init; }
-    public string? Reason { get; init; }
-}
-
-public static class LifecycleMessageTypes
-{
-    public const string MqlCrossed = "MqlCrossed";
-    public const string MqlExited = "MqlExited";
-}
-
 public static class ContractJson
 {
     /// <summary>The serializer settings every producer and consumer of platform JSON uses.</summary>

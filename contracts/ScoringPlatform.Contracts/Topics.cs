@@ -28,6 +28,10 @@ public static class Headers
 
     public const string ContentType = "content-type";
 
+    /// <summary>The scoring model a lifecycle message was judged by (id and version).</summary>
+    public const string ModelId = "model-id";
+    public const string ModelVersion = "model-version";
+
     /// <summary>Dead-letter headers: why the message was rejected and where it came from.</summary>
     public const string DeadLetterReason = "dlq-reason";
     public const string DeadLetterErrorCode = "dlq-error-code";

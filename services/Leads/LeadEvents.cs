@@ -1,3 +1,5 @@
+using ScoringPlatform.Scoring.Lifecycle;
+
 namespace ScoringPlatform.Leads;
 
 // Events stored in each lead's stream (stream key = lead id). They are facts the platform accepted,
@@ -24,6 +26,33 @@ public sealed record ProfileUpdated(
     string? Country,
     bool? BudgetAuthority,
     string? Source);
+
+/// <summary>
+/// Sales feedback on the lead (accept, reject, recycle, qualify, convert, disqualify), appended by the Api after
+/// it checked the action against the lead's stage. Event id = <c>EventIds.Derived("sales-feedback", lead, key)</c>,
+/// so a retried call with the same <see cref="IdempotencyKey"/> is stored once. <see cref="At"/> is when the
+/// action happened (the lifecycle dates its transition there), <see cref="RecordedAt"/> when the Api stored it.
+/// </summary>
+public sealed record SalesFeedbackRecorded(
+    string IdempotencyKey,
+    SalesActionKind Action,
+    string Actor,
+    DateTimeOffset At,
+    string? Reason,
+    LifecycleStage? ExpectedStage,
+    decimal? Amount,
+    DateTimeOffset RecordedAt)
+{
+    public SalesAction ToAction() => new(Action, Actor, At, IdempotencyKey, Reason, ExpectedStage, Amount);
+}
+
+/// <summary>
+/// The lifecycle scheduler woke this lead at <see cref="DueAt"/>, an instant at which time alone changes its
+/// lifecycle (decay exit, tier drop, SLA deadline). Appended by the Projections service's scheduler with a
+/// deterministic event id (lead, due instant), so several scheduler replicas record it once; the projection
+/// moves the lead's clock to <see cref="DueAt"/>.
+/// </summary>
+public sealed record LifecycleClockTicked(DateTimeOffset DueAt);
 
 /// <summary>
 /// The lead crossed the MQL enter threshold. Written to lead streams by an earlier version of the score

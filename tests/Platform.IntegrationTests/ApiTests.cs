@@ -11,8 +11,10 @@ using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Npgsql;
 using ScoringPlatform.Api;
 using ScoringPlatform.Api.V1;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
+using ScoringPlatform.Scoring.Lifecycle;
 using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.Platform.IntegrationTests;
@@ -50,10 +52,10 @@ public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
     {
         var lead = TestEnvironment.Unique("lead");
         var model = ScoringModel.Default;
-        var view = new LeadScoreView { Id = lead, State = LeadScoreState.Create(model), ModelId = model.Id, ModelVersion = model.Version };
+        var view = new LeadScoreView { Id = lead, Lifecycle = LeadLifecycle.Create(model), ModelId = model.Id, ModelVersion = model.Version };
         foreach (var e in events)
         {
-            view.State.Apply(e, model);
+            LeadTimeline.Record(view.Lifecycle, new EngagementInput(e), model);
             view.EventCount++;
             view.LastEventAt = e.OccurredAt;
         }

@@ -1,8 +1,10 @@
 using Marten;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Extensions.DependencyInjection;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
+using ScoringPlatform.Scoring.Lifecycle;
 using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.Platform.IntegrationTests;
@@ -30,7 +32,7 @@ public sealed class ModelChangeTests : IAsyncLifetime
         var lead = TestEnvironment.Unique("lead");
         _app = await ProjectionsHostFixture.StartAsync(_schema);
         await AppendAsync(lead, ("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales"));
-        (await ViewWhen(lead, v => v.MqlCrossings == 1)).ModelVersion.Should().Be(ScoringModel.Default.Version);
+        (await ViewWhen(lead, v => v.MqlEntries == 1)).ModelVersion.Should().Be(ScoringModel.Default.Version);
         await StopAsync();
 
         _app = await ProjectionsHostFixture.StartAsync(_schema, _nextModel);
@@ -39,7 +41,7 @@ public sealed class ModelChangeTests : IAsyncLifetime
         var rebuilt = await ViewWhen(lead, v => true);
         rebuilt.ModelVersion.Should().Be(ScoringModel.Default.Version + 1);
         rebuilt.EventCount.Should().Be(3);
-        rebuilt.IsMql.Should().BeTrue();
+        rebuilt.Stage.Should().Be(LifecycleStage.Mql);
 
         // And the projection goes on applying (before, the state refused the new model and the event was skipped).
         await AppendAsync(lead, ("email_opened", null));

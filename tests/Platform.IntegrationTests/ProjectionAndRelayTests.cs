@@ -7,8 +7,9 @@ using Microsoft.Extensions.DependencyInjection;
 using Npgsql;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Projections;
+using ScoringPlatform.Scoring.Lifecycle;
 using ScoringPlatform.ServiceDefaults;
 using ScoringPlatform.TestSupport;
 
@@ -114,13 +115,13 @@ public abstract class ProjectionTestsBase(ProjectionsHostFixture host)
         return rows;
     }
 
-    /// <summary>Reads lead-lifecycle until each lead's MqlExited (the sentinel after its crossing) has arrived.</summary>
-    protected static List<LeadLifecycleMessage> PublishedUntilExited(IReadOnlyCollection<string> leads)
+    /// <summary>Reads lead-lifecycle until each lead's LeadDisqualified (the sentinel after its crossing) has arrived.</summary>
+    protected static List<LeadLifecycleMessage> PublishedUntilDisqualified(IReadOnlyCollection<string> leads)
     {
         using var kafka = new KafkaTestClient(TestEnvironment.KafkaBootstrap);
         var wanted = leads.ToHashSet();
         var found = kafka.ConsumeUntil(Topics.LeadLifecycle, r => wanted.Contains(r.Message.Key),
-            seen => seen.Count(r => KafkaTestClient.Header(r, Headers.MessageType) == LifecycleMessageTypes.MqlExited) >= wanted.Count,
+            seen => seen.Count(r => KafkaTestClient.Header(r, Headers.MessageType) == LifecycleMessageTypes.LeadDisqualified) >= wanted.Count,
             TimeSpan.FromSeconds(90));
         return found.Select(r => JsonSerializer.Deserialize<LeadLifecycleMessage>(r.Message.Value, ContractJson.Options)!).ToList();
     }
@@ -138,8 +139,8 @@ public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : Proje
         await AppendAsync(lead, ("page_viewed", "blog"));
 
         var view = await ViewWhen(lead, v => v.EventCount == 1);
-        view.IsMql.Should().BeFalse();
-        view.RecentStageChanges.Should().BeEmpty();
+        view.Stage.Should().NotBe(LifecycleStage.Mql);
+        view.Lifecycle.Transitions.Should().BeEmpty();
         (await OutboxRowsAsync(lead)).Should().BeEmpty();
     }
 
@@ -148,15 +149,15 @@ public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : Proje
     {
         var lead = TestEnvironment.Unique("lead");
         await AppendAsync(lead, CrossingEvents);
-        await ViewWhen(lead, v => v.MqlCrossings == 1);
+        await ViewWhen(lead, v => v.MqlEntries == 1);
         await DisqualifyAsync(lead);
-        await ViewWhen(lead, v => !v.IsMql);
+        await ViewWhen(lead, v => v.Stage != LifecycleStage.Mql);
 
         var rows = await OutboxRowsAsync(lead);
-        rows.Select(r => r.Type).Should().Equal(LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited);
+        rows.Select(r => r.Type).Should().Equal(LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.LeadDisqualified);
 
-        var published = PublishedUntilExited([lead]);
-        published.Select(m => m.Type).Should().Equal(LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited);
+        var published = PublishedUntilDisqualified([lead]);
+        published.Select(m => m.Type).Should().Equal(LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.LeadDisqualified);
         published.Select(m => m.MessageId).Should().Equal(rows.Select(r => r.MessageId));
         published[0].TriggeringEventId.Should().StartWith(lead);
         published[1].Reason.Should().Contain("exclude_competitor", "the exit names the hard rule that caused it");
@@ -167,16 +168,16 @@ public sealed class ProjectionAndRelayTests(ProjectionsHostFixture host) : Proje
     {
         var lead = TestEnvironment.Unique("lead");
         await AppendAsync(lead, CrossingEvents);
-        var before = await ViewWhen(lead, v => v.MqlCrossings == 1);
+        var before = await ViewWhen(lead, v => v.MqlEntries == 1);
         (await OutboxRowsAsync(lead)).Should().ContainSingle();
 
         var coordinator = _host.App.Services.GetRequiredService<IProjectionCoordinator>();
         var daemon = coordinator.DaemonForMainDatabase();
         await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromSeconds(60), CancellationToken.None);
 
-        var after = await ViewWhen(lead, v => v.MqlCrossings == 1);
+        var after = await ViewWhen(lead, v => v.MqlEntries == 1);
         after.EventCount.Should().Be(before.EventCount);
-        after.IsMql.Should().BeTrue();
+        after.Stage.Should().Be(LifecycleStage.Mql);
         (await OutboxRowsAsync(lead)).Should().ContainSingle("side effects do not run during a rebuild");
     }
 }
@@ -202,10 +203,10 @@ public sealed class ProjectionRaceTests(ProjectionsHostFixture host) : Projectio
         foreach (var lead in leads)
         {
             (await OutboxRowsAsync(lead)).Select(r => r.Type).Should()
-                .Equal([LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited], $"lead {lead} crossed once and exited once");
+                .Equal([LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.LeadDisqualified], $"lead {lead} crossed once and exited once");
         }
 
-        var published = PublishedUntilExited(leads);
+        var published = PublishedUntilDisqualified(leads);
         published.Where(m => m.Type == LifecycleMessageTypes.MqlCrossed).Select(m => m.MessageId).Distinct().Should().HaveCount(leads.Count);
     }
 

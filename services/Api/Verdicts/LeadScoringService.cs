@@ -2,8 +2,10 @@ using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Marten;
 using ScoringPlatform.Api.V1;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
+using ScoringPlatform.Scoring.Lifecycle;
 
 namespace ScoringPlatform.Api.Verdicts;
 
@@ -24,8 +26,10 @@ public sealed class LeadScoringService(IQuerySession session, ScoringModelProvid
 
         try
         {
-            var verdict = Scorer.Evaluate(view.State, models.Current, asOf);
-            return VerdictMapper.ToProto(request.LeadId, asOf, view, verdict);
+            var model = models.Current;
+            var status = LeadTimeline.StatusAt(view.Lifecycle, asOf, model);
+            var verdict = Scorer.Evaluate(view.State, model, asOf, status.Stage == LifecycleStage.Mql, status.Tier);
+            return VerdictMapper.ToProto(request.LeadId, asOf, view, verdict, status);
         }
         catch (AsOfOutOfRangeException ex)
         {

@@ -1,20 +1,27 @@
 using Google.Protobuf.WellKnownTypes;
 using ScoringPlatform.Api.V1;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.ReadModel;
+using ScoringPlatform.Scoring.Lifecycle;
 using Domain = ScoringPlatform.Scoring;
 
 namespace ScoringPlatform.Api.Verdicts;
 
 public static class VerdictMapper
 {
-    public static V1.Verdict ToProto(string leadId, DateTimeOffset asOf, LeadScoreView view, Domain.Verdict verdict)
+    /// <summary>The verdict: scores and explanation from the score state, stage and tier from the lifecycle status at as_of.</summary>
+    public static V1.Verdict ToProto(string leadId, DateTimeOffset asOf, LeadScoreView view, Domain.Verdict verdict, LifecycleStatus status)
     {
+        var isMql = status.Stage == LifecycleStage.Mql;
         var result = new V1.Verdict
         {
             LeadId = leadId,
             AsOf = Timestamp.FromDateTimeOffset(asOf),
-            IsMql = verdict.IsMql,
-            Tier = ToProto(verdict.Tier),
+            IsMql = isMql,
+            Tier = ToProto(isMql ? status.Tier : Domain.MqlTier.None),
+            Stage = ToProto(status.Stage),
+            StageReason = status.Reason ?? "",
+            MqlEntries = status.MqlEntries,
             TotalScore = verdict.TotalScore,
             FitScore = verdict.FitScore,
             EngagementScore = verdict.EngagementScore,
@@ -22,9 +29,11 @@ public static class VerdictMapper
             ModelId = verdict.ModelId,
             ModelVersion = verdict.ModelVersion,
             EventCount = view.EventCount,
-            QualifiedBy = verdict.QualifiedBy ?? "",
+            QualifiedBy = isMql ? verdict.QualifiedBy ?? "" : "",
             TierReason = verdict.TierReason ?? "",
         };
+        if (status.Since is { } since) result.StageSince = Timestamp.FromDateTimeOffset(since);
+        if (status.Sla is { } sla) result.Sla = ToProto(sla);
         if (view.LastEventAt is { } last) result.LastEventAt = Timestamp.FromDateTimeOffset(last);
         if (verdict.DropsBelowExitAt is { } drops) result.DropsBelowExitAt = Timestamp.FromDateTimeOffset(drops);
         if (verdict.Disqualification is { } d)
@@ -49,6 +58,32 @@ public static class VerdictMapper
 
         return result;
     }
+
+    public static V1.SlaStatus ToProto(Domain.Lifecycle.SlaStatus sla)
+    {
+        var result = new V1.SlaStatus
+        {
+            Tier = ToProto(sla.Tier),
+            StartedAt = Timestamp.FromDateTimeOffset(sla.StartedAt),
+            Deadline = Timestamp.FromDateTimeOffset(sla.Deadline),
+            Breached = sla.Breached,
+            Met = sla.Met,
+        };
+        if (sla.MetAt is { } met) result.MetAt = Timestamp.FromDateTimeOffset(met);
+        return result;
+    }
+
+    public static LeadStage ToProto(LifecycleStage stage) => stage switch
+    {
+        LifecycleStage.Lead => LeadStage.Lead,
+        LifecycleStage.Mql => LeadStage.Mql,
+        LifecycleStage.Sal => LeadStage.Sal,
+        LifecycleStage.Sql => LeadStage.Sql,
+        LifecycleStage.Converted => LeadStage.Converted,
+        LifecycleStage.Recycled => LeadStage.Recycled,
+        LifecycleStage.Disqualified => LeadStage.Disqualified,
+        _ => LeadStage.Unspecified,
+    };
 
     public static MqlTier ToProto(Domain.MqlTier tier) => tier switch
     {

@@ -7,7 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Leads.Lifecycle;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
 using Weasel.Core;
 
@@ -76,6 +76,8 @@ public static class LeadEventStore
 
         opts.Events.AddEventType<EngagementRecorded>();
         opts.Events.AddEventType<ProfileUpdated>();
+        opts.Events.AddEventType<SalesFeedbackRecorded>();
+        opts.Events.AddEventType<LifecycleClockTicked>();
         opts.Events.AddEventType<MqlCrossed>();
         opts.Events.AddEventType<MqlExited>();
 
@@ -88,6 +90,12 @@ public static class LeadEventStore
             o.CacheLimitPerTenant = 0;
         });
         opts.Storage.ExtendedSchemaObjects.Add(LifecycleOutbox.Table(schema));
-        opts.Schema.For<LeadScoreView>().Identity(x => x.Id);
+        opts.Storage.ExtendedSchemaObjects.Add(LifecycleSchedule.Table(schema));
+        // Lead lists filter by stage and tier and order by MQL entry or SLA deadline: real columns, indexed.
+        opts.Schema.For<LeadScoreView>().Identity(x => x.Id)
+            .Duplicate(x => x.Stage)
+            .Duplicate(x => x.Tier)
+            .Duplicate(x => x.MqlEnteredAt!, "timestamptz")
+            .Duplicate(x => x.SlaDueAt!, "timestamptz");
     }
 }

@@ -37,6 +37,8 @@ public static class LifecycleOutbox
         table.AddColumn<string>("message_type").NotNull();
         table.AddColumn("payload", "jsonb").NotNull();
         table.AddColumn<string>("trace_parent");
+        table.AddColumn<string>("model_id");
+        table.AddColumn<int>("model_version");
         table.AddColumn("created_at", "timestamptz").NotNull().DefaultValueByExpression("now()");
         table.AddColumn("published_at", "timestamptz");
         table.Indexes.Add(new IndexDefinition($"ix_{TableName}_unpublished")
@@ -47,9 +49,13 @@ public static class LifecycleOutbox
         return table;
     }
 
-    /// <summary>The message id of a transition: stable for the same lead, kind and triggering event.</summary>
-    public static Guid MessageId(string type, string leadId, Guid triggeringEventId) =>
-        EventIds.Derived(type, leadId, triggeringEventId.ToString());
+    /// <summary>
+    /// The message id of a transition (or of its retraction): stable for the same lead and transition, so a page
+    /// re-run after a failure, or a timeline recomputed by a late event, writes the same id. (Transition ids alone
+    /// are not unique across leads: two leads can decay out at the same tick for the same reason.)
+    /// </summary>
+    public static Guid MessageId(string leadId, string transitionId, bool retraction = false) =>
+        EventIds.Derived(retraction ? "lifecycle-retraction" : "lifecycle-transition", leadId, transitionId);
 
     /// <summary>Queues the row in the caller's unit of work (the projection's page transaction).</summary>
     public static void Enqueue(IDocumentOperations operations, string schema, LeadLifecycleMessage message, string? traceParent)
@@ -58,9 +64,9 @@ public static class LifecycleOutbox
         // One statement that returns no rows (Marten reads a batch's results by position), with the
         // NOTIFY folded in: PostgreSQL delivers it at commit, so the relay wakes for committed rows only.
         operations.QueueSqlCommand(
-            $"insert into {schema}.{TableName} (message_id, lead_id, message_type, payload, trace_parent) " +
-            $"select ?, ?, ?, ?::jsonb, ? from (select pg_notify('{Channel(schema)}', '')) as wake " +
+            $"insert into {schema}.{TableName} (message_id, lead_id, message_type, payload, trace_parent, model_id, model_version) " +
+            $"select ?, ?, ?, ?::jsonb, ?, ?, ? from (select pg_notify('{Channel(schema)}', '')) as wake " +
             "on conflict (message_id) do nothing",
-            message.MessageId, message.LeadId, message.Type, payload, (object?)traceParent ?? DBNull.Value);
+            message.MessageId, message.LeadId, message.Type, payload, (object?)traceParent ?? DBNull.Value, message.ModelId, message.ModelVersion);
     }
 }

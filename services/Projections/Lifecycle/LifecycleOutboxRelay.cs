@@ -101,14 +101,15 @@ public sealed partial class LifecycleOutboxRelay(
     private async Task<List<OutboxRow>> ReadUnpublishedAsync(NpgsqlConnection connection, CancellationToken ct)
     {
         await using var command = new NpgsqlCommand(
-            $"select position, message_id, lead_id, message_type, payload::text, trace_parent, created_at from {Schema}.{LifecycleOutbox.TableName} " +
+            $"select position, message_id, lead_id, message_type, payload::text, trace_parent, created_at, model_id, model_version from {Schema}.{LifecycleOutbox.TableName} " +
             $"where published_at is null order by position limit {PageSize}", connection);
         await using var reader = await command.ExecuteReaderAsync(ct);
         var rows = new List<OutboxRow>();
         while (await reader.ReadAsync(ct))
         {
             rows.Add(new OutboxRow(reader.GetInt64(0), reader.GetGuid(1), reader.GetString(2), reader.GetString(3), reader.GetString(4),
-                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6)));
+                reader.IsDBNull(5) ? null : reader.GetString(5), reader.GetFieldValue<DateTimeOffset>(6),
+                reader.IsDBNull(7) ? null : reader.GetString(7), reader.IsDBNull(8) ? null : reader.GetInt32(8)));
         }
 
         return rows;
@@ -133,6 +134,8 @@ public sealed partial class LifecycleOutboxRelay(
         activity?.SetTag("lead.id", row.LeadId);
         var headers = new Headers();
         PlatformTelemetry.Inject(activity, headers);
+        if (row.ModelId is { } modelId) headers.Add(Contracts.Headers.ModelId, Encoding.UTF8.GetBytes(modelId));
+        if (row.ModelVersion is { } version) headers.Add(Contracts.Headers.ModelVersion, Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await producer.PublishAsync(row.MessageId, row.MessageType, row.LeadId, Encoding.UTF8.GetBytes(row.Payload), headers, ct);
         LogPublished(logger, row.MessageType, row.LeadId, row.MessageId);
     }
@@ -154,7 +157,8 @@ public sealed partial class LifecycleOutboxRelay(
     private static string Quote(string identifier) => "\"" + identifier.Replace("\"", "\"\"", StringComparison.Ordinal) + "\"";
 
     private sealed record OutboxRow(
-        long Position, Guid MessageId, string LeadId, string MessageType, string Payload, string? TraceParent, DateTimeOffset CreatedAt);
+        long Position, Guid MessageId, string LeadId, string MessageType, string Payload, string? TraceParent, DateTimeOffset CreatedAt,
+        string? ModelId, int? ModelVersion);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Lifecycle outbox relay of schema {Schema} is publishing")]
     private static partial void LogLeader(ILogger logger, string schema);

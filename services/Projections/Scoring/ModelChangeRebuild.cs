@@ -2,7 +2,9 @@ using Marten;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScoringPlatform.Leads.EventStore;
-using ScoringPlatform.Leads.Scoring;
+using ScoringPlatform.Leads.Lifecycle;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.ReadModel;
 
 namespace ScoringPlatform.Projections.Scoring;
 
@@ -35,24 +37,35 @@ internal sealed partial class ModelChangeRebuild(
         await using (var query = store.QuerySession())
         {
             var stale = await query.Query<LeadScoreView>()
-                .Where(v => v.ModelId != model.Id || v.ModelVersion != model.Version)
-                .Select(v => new { v.ModelId, v.ModelVersion })
+                .Where(v => v.ModelId != model.Id || v.ModelVersion != model.Version || v.Layout != LeadScoreView.CurrentLayout)
+                .Select(v => new { v.ModelId, v.ModelVersion, v.Layout })
                 .FirstOrDefaultAsync(cancellationToken);
             if (stale is null) return;
-            LogRebuilding(logger, stale.ModelId, stale.ModelVersion, model.Id, model.Version);
+            LogRebuilding(logger, stale.ModelId, stale.ModelVersion, stale.Layout, model.Id, model.Version, LeadScoreView.CurrentLayout);
         }
 
         using var daemon = await store.BuildProjectionDaemonAsync();
         await daemon.RebuildProjectionAsync(LeadScoreProjection.ProjectionName, TimeSpan.FromMinutes(5), cancellationToken);
-        LogRebuilt(logger, model.Id, model.Version);
+
+        // A rebuild raises no side effects, so the schedule is rewritten from the rebuilt views in one statement.
+        var schema = options.Value.Schema;
+        await using (var schedule = new NpgsqlCommand(
+            $"begin; delete from {schema}.{LifecycleSchedule.TableName}; " +
+            $"insert into {schema}.{LifecycleSchedule.TableName} (lead_id, due_at) " +
+            $"select id, (data ->> 'NextDueAt')::timestamptz from {schema}.mt_doc_leadscoreview where data ->> 'NextDueAt' is not null; commit;",
+            connection))
+        {
+            var rows = await schedule.ExecuteNonQueryAsync(cancellationToken);
+            LogRebuilt(logger, model.Id, model.Version, Math.Max(rows, 0));
+        }
     }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 
     [LoggerMessage(Level = LogLevel.Warning,
-        Message = "Score views were built by model {OldModelId} v{OldVersion}; rebuilding the LeadScore projection under {ModelId} v{Version} before the daemon starts")]
-    private static partial void LogRebuilding(ILogger logger, string oldModelId, int oldVersion, string modelId, int version);
+        Message = "Score views were built by model {OldModelId} v{OldVersion} (layout {OldLayout}); rebuilding the LeadScore projection under {ModelId} v{Version} (layout {Layout}) before the daemon starts")]
+    private static partial void LogRebuilding(ILogger logger, string oldModelId, int oldVersion, int oldLayout, string modelId, int version, int layout);
 
-    [LoggerMessage(Level = LogLevel.Information, Message = "LeadScore projection rebuilt under model {ModelId} v{Version}")]
-    private static partial void LogRebuilt(ILogger logger, string modelId, int version);
+    [LoggerMessage(Level = LogLevel.Information, Message = "LeadScore projection rebuilt under model {ModelId} v{Version}; lifecycle schedule rewritten ({Rows} statement rows)")]
+    private static partial void LogRebuilt(ILogger logger, string modelId, int version, int rows);
 }

@@ -10,13 +10,15 @@ public sealed record TimelineResult(
 /// <summary>
 /// What recording one input (or moving the clock) changed: transitions to publish, previously published transitions
 /// that no longer hold (a late input rewrote history after them; publish a retraction), refusals, and the instant
-/// the scheduler should wake this lead next (null: nothing is due without a new input).
+/// the scheduler should wake this lead next (null: nothing is due without a new input), and the status at the clock
+/// reached (<see cref="LeadLifecycle.EvaluatedUntilTicks"/>: time-driven changes up to it included).
 /// </summary>
 public sealed record LifecycleUpdate(
     IReadOnlyList<LifecycleTransition> Emitted,
     IReadOnlyList<LifecycleTransition> Superseded,
     IReadOnlyList<SalesRefusal> Refusals,
-    DateTimeOffset? NextDueAt);
+    DateTimeOffset? NextDueAt,
+    LifecycleStatus Status);
 
 /// <summary>
 /// A lead's lifecycle as a function of its history and time alone. Pure: no I/O, no clock; instants are passed in.
@@ -86,7 +88,7 @@ public static class LeadTimeline
         lead.EnsureStarted(model);
         var refusals = new List<SalesRefusal>();
         var key = (input.Rank, input.Id);
-        if (lead.Inputs.Any(i => (i.Rank, i.Id) == key)) return new([], [], [], NextDue(lead, model));
+        if (lead.Inputs.Any(i => (i.Rank, i.Id) == key)) return Unchanged(lead, model);
 
         var until = Math.Max(lead.EvaluatedUntilTicks, input.At.UtcTicks);
         var head = lead.Head!;
@@ -181,7 +183,14 @@ public static class LeadTimeline
         var emitted = next.Where(x => !before.Contains(x.Id)).ToList();
         var superseded = lead.Transitions.Where(x => !after.Contains(x.Id)).ToList();
         lead.Transitions = next;
-        return new LifecycleUpdate(emitted, superseded, refusals, ahead.NextDue(ahead.AtTicks, model));
+        return new LifecycleUpdate(emitted, superseded, refusals, ahead.NextDue(ahead.AtTicks, model), ahead.Status);
+    }
+
+    private static LifecycleUpdate Unchanged(LeadLifecycle lead, ScoringModel model)
+    {
+        var ahead = lead.Head!.Clone();
+        ahead.AdvanceTo(lead.EvaluatedUntilTicks, model, []);
+        return new LifecycleUpdate([], [], [], ahead.NextDue(Math.Max(lead.EvaluatedUntilTicks, ahead.AtTicks), model), ahead.Status);
     }
 
     private static void InsertOrdered(List<LeadInput> inputs, LeadInput input)

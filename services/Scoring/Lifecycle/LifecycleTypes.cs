@@ -67,7 +67,8 @@ public readonly record struct LifecycleScores(double Total, double Fit, double E
 /// One lifecycle transition. <see cref="Id"/> is a deterministic hash of what happened (kind, instant, stages, tiers,
 /// cause, triggering input): recomputing the timeline gives the same id for the same transition, so consumers and
 /// outboxes deduplicate by it. <see cref="TriggeringInputId"/> is the event id or the sales action's idempotency key,
-/// null for a transition that time alone caused (decay exit, tier drop, SLA breach).
+/// null for a transition that time alone caused (decay exit, tier drop, SLA breach). <see cref="SlaDeadline"/>: on MQL
+/// entries and promotions, the follow-up deadline running after it (none for MQL-Light).
 /// </summary>
 public sealed record LifecycleTransition(
     string Id,
@@ -85,7 +86,8 @@ public sealed record LifecycleTransition(
     string Reason,
     bool IsReactivation = false,
     string? Actor = null,
-    decimal? Amount = null);
+    decimal? Amount = null,
+    DateTimeOffset? SlaDeadline = null);
 
 /// <summary>The follow-up deadline of the current MQL episode, and whether a sales action met it.</summary>
 public sealed record SlaStatus(MqlTier Tier, DateTimeOffset StartedAt, DateTimeOffset Deadline, DateTimeOffset? MetAt, bool Breached)

@@ -180,6 +180,7 @@ public sealed class TimelineCursor
                 Emit(TransitionKind.MqlEntered, LifecycleStage.Mql, s.Tier, t, cause, input.Id, s, model,
                     why + $" at {input.Id}" + (reactivation ? " (reactivated)" : ""), output, reactivation);
                 Status = Status with { MqlEntries = Status.MqlEntries + 1, Sla = StartSla(s.Tier, t, model, null) };
+                StampSla(output);
                 return;
             case LifecycleStage.Mql:
                 StageOrTierChange(t, model, input.Id, output);
@@ -215,6 +216,13 @@ public sealed class TimelineCursor
         Emit(TransitionKind.TierChanged, LifecycleStage.Mql, s.Tier, t, tierCause, inputId, s, model,
             $"{(s.Tier > from ? "promoted" : "demoted")} from {from} to {s.Tier}{by}: {reason}", output);
         if (s.Tier > from) Status = Status with { Sla = StartSla(s.Tier, t, model, Status.Sla) };
+        StampSla(output);
+    }
+
+    /// <summary>Records on the transition just emitted the follow-up deadline running after it.</summary>
+    private void StampSla(List<LifecycleTransition> output)
+    {
+        if (Status.Sla is { MetAt: null, Breached: false } pending) output[^1] = output[^1] with { SlaDeadline = pending.Deadline };
     }
 
     private static (TransitionCause, string) EntryCause(in Snapshot s, ScoringModel model)

@@ -2,7 +2,7 @@ using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Scoring;
 
-namespace ScoringPlatform.Leads.Scoring;
+namespace ScoringPlatform.Leads;
 
 /// <summary>Scoring settings (section <c>Scoring</c>).</summary>
 public sealed class ScoringOptions
