@@ -56,7 +56,8 @@ public static class LeadEventStore
     {
         opts.Connection(connectionString);
         opts.DatabaseSchemaName = schema;
-        opts.UseSystemTextJsonForSerialization(EnumStorage.AsString);
+        // jsonb reorders keys (shortest first), so a polymorphic type's discriminator is rarely the first property.
+        opts.UseSystemTextJsonForSerialization(EnumStorage.AsString, configure: o => o.AllowOutOfOrderMetadataProperties = true);
 
         opts.Events.StreamIdentity = StreamIdentity.AsString;
         // Idempotent append: a redelivered engagement event maps to the same id and is rejected by the index.

@@ -30,22 +30,22 @@ public abstract record LeadInput
 
 public sealed record EngagementInput(ScoringEvent Event) : LeadInput
 {
-    public override string Id => Event.EventId;
-    public override DateTimeOffset At => Event.OccurredAt;
+    [JsonIgnore] public override string Id => Event.EventId;
+    [JsonIgnore] public override DateTimeOffset At => Event.OccurredAt;
     internal override int Rank => 1;
 }
 
 public sealed record ProfileInput(string EventId, DateTimeOffset OccurredAt, LeadProfile Profile) : LeadInput
 {
-    public override string Id => EventId;
-    public override DateTimeOffset At => OccurredAt;
+    [JsonIgnore] public override string Id => EventId;
+    [JsonIgnore] public override DateTimeOffset At => OccurredAt;
     internal override int Rank => 0;
 }
 
 public sealed record SalesInput(SalesAction Action) : LeadInput
 {
-    public override string Id => Action.IdempotencyKey;
-    public override DateTimeOffset At => Action.At;
+    [JsonIgnore] public override string Id => Action.IdempotencyKey;
+    [JsonIgnore] public override DateTimeOffset At => Action.At;
     internal override int Rank => 2;
 }
 
