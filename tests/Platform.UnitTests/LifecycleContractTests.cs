@@ -117,9 +117,9 @@ public class LifecycleContractTests
                 Profile("corrected", T0.AddHours(5), new LeadProfile("ana@acme.com", null, null, null, null, null))),
         ["personal email disqualifies a new lead"] = () => new Lead()
             .Record(Engagement("view", "page_viewed", T0, "pricing"), Profile("gmail", T0.AddHours(1), new LeadProfile("x@gmail.com", null, null, null, null, null))),
-        // A Hot MQL whose profile loses its fit within the 4 h window: demoted to MQL-Light, the Hot deadline still runs and
-        // breaches at tier MqlLight (today's behaviour; the schemas accept it, see the README).
-        ["Hot MQL demoted to MQL-Light keeps its deadline"] = () => new Lead()
+        // A Hot MQL whose profile loses its fit within the 4 h window: demoted to MQL-Light ("nurture, no sales touch"), so
+        // its deadline is dropped and no breach follows.
+        ["Hot MQL demoted to MQL-Light drops its deadline"] = () => new Lead()
             .Record(Profile("p", T0, GoodFit), Demo("demo", T0), Engagement("cs", "form_submitted", T0.AddMinutes(1), "contact_sales"),
                 Profile("p2", T0.AddHours(1), new LeadProfile(null, "Analyst", 3, null, null, null)))
             .RunScheduler(T0.AddHours(30)),
@@ -221,7 +221,9 @@ public class LifecycleContractTests
         messages.Where(m => m.Type == LifecycleMessageTypes.MqlCrossed).Select(m => m.Reactivated).Should().Contain([true, false]);
         messages.Where(m => m.Type == LifecycleMessageTypes.MqlTierChanged).Select(m => m.TriggeringEventId is null).Should().Contain([true, false]);
         messages.Where(m => m.Type == LifecycleMessageTypes.LeadConverted).Select(m => m.Amount is null).Should().Contain([true, false]);
-        messages.Should().Contain(m => m.Type == LifecycleMessageTypes.SlaBreached && m.Tier == "MqlLight");
+        messages.Should().NotContain(m => m.Type == LifecycleMessageTypes.SlaBreached && m.Tier == "MqlLight", "MQL-Light is nurture, no sales touch");
+        messages.Where(m => m.Type == LifecycleMessageTypes.MqlTierChanged && m.Tier == "MqlLight").Should().NotBeEmpty()
+            .And.OnlyContain(m => m.SlaDeadline == null, "a demotion to MQL-Light starts no deadline");
     }
 
     [Theory]

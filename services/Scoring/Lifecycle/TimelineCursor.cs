@@ -219,8 +219,16 @@ public sealed class TimelineCursor
         var from = Status.Tier;
         Emit(TransitionKind.TierChanged, LifecycleStage.Mql, s.Tier, t, tierCause, inputId, s, model,
             $"{(s.Tier > from ? "promoted" : "demoted")} from {from} to {s.Tier}{by}: {reason}", output);
-        if (s.Tier > from) Status = Status with { Sla = StartSla(s.Tier, t, model, Status.Sla) };
-        StampSla(output);
+        if (s.Tier > from)
+        {
+            Status = Status with { Sla = StartSla(s.Tier, t, model, Status.Sla) };
+            StampSla(output);
+        }
+        else if (model.Sla.For(s.Tier) is null && Status.Sla is { MetAt: null, Breached: false })
+        {
+            // Demoted to a tier without a follow-up window (MQL-Light: "nurture, no sales touch"): the pending deadline goes.
+            Status = Status with { Sla = null };
+        }
     }
 
     /// <summary>Records on the transition just emitted the follow-up deadline running after it.</summary>

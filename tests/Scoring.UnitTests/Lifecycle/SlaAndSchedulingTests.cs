@@ -119,4 +119,21 @@ public class SlaAndSchedulingTests
         lead.EarliestExactAsOf.Should().NotBeNull();
         FluentActions.Invoking(() => LeadTimeline.StatusAt(lead, T0, model)).Should().Throw<AsOfOutOfRangeException>();
     }
+
+    [Fact]
+    public void Given_a_hot_mql_When_its_fit_goes_and_it_is_demoted_to_mql_light_Then_its_deadline_is_dropped_and_never_breached()
+    {
+        // DESIGN.md: "MQL-Light (engagement only, weak fit: nurture, no sales touch)", "SLA: ... Hot MQL fastest".
+        LeadInput[] inputs =
+        [
+            Profile(T0, GoodFit, "p"), Engagement(Demo(T0, "demo")), Engagement(Ev("form_submitted", T0.AddMinutes(1), "contact_sales", id: "cs")),
+            Profile(T0.AddHours(1), new LeadProfile(null, "Analyst", 3, null, null, null), "p2"),
+        ];
+
+        var result = LeadTimeline.Replay(Default, inputs, T0.AddDays(1));
+
+        result.Transitions.Should().Contain(t => t.Kind == TransitionKind.TierChanged && t.ToTier == MqlTier.MqlLight && t.SlaDeadline == null);
+        result.Transitions.Should().NotContain(t => t.Kind == TransitionKind.SlaBreached);
+        result.Status.Sla.Should().BeNull();
+    }
 }
