@@ -28,6 +28,13 @@ public static class Headers
 
     public const string ContentType = "content-type";
 
+    /// <summary>
+    /// Lifecycle messages: the outbox position, increasing in the order the platform recorded the transitions (per lead
+    /// and overall). A consumer that must not apply a lead's messages out of order compares it with the last one applied
+    /// (after a broker failure a retried message can arrive after a later one of the same lead).
+    /// </summary>
+    public const string Sequence = "sequence";
+
     /// <summary>The scoring model a lifecycle message was judged by (id and version).</summary>
     public const string ModelId = "model-id";
     public const string ModelVersion = "model-version";

@@ -134,6 +134,7 @@ public sealed partial class LifecycleOutboxRelay(
         activity?.SetTag("lead.id", row.LeadId);
         var headers = new Headers();
         PlatformTelemetry.Inject(activity, headers);
+        headers.Add(Contracts.Headers.Sequence, Encoding.UTF8.GetBytes(row.Position.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         if (row.ModelId is { } modelId) headers.Add(Contracts.Headers.ModelId, Encoding.UTF8.GetBytes(modelId));
         if (row.ModelVersion is { } version) headers.Add(Contracts.Headers.ModelVersion, Encoding.UTF8.GetBytes(version.ToString(System.Globalization.CultureInfo.InvariantCulture)));
         await producer.PublishAsync(row.MessageId, row.MessageType, row.LeadId, Encoding.UTF8.GetBytes(row.Payload), headers, ct);
