@@ -64,14 +64,14 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         verdict.QualifiedBy.Should().Be("threshold", "points, not a qualification rule, qualified this lead");
         verdict.TierReason.Should().NotBeNullOrWhiteSpace();
 
-        // Sentinel: a competitor email disqualifies the lead, so an MqlExited follows the crossing on the same
+        // Sentinel: a competitor email disqualifies the lead, so a LeadDisqualified follows the crossing on the same
         // key; once it is read, every message published before it for this lead has been read too.
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead,
-            Events.Profile(lead, Now, new LeadTraits { Email = "someone@rivalscore.io" }));
+            Events.Profile(lead, Now.AddSeconds(1), new LeadTraits { Email = "someone@rivalscore.io" }));
         var published = platform.Kafka.ConsumeUntil(Topics.LeadLifecycle, r => r.Message.Key == lead,
-            found => found.Any(r => KafkaTestClient.Header(r, Headers.MessageType) == LifecycleMessageTypes.MqlExited), Wait);
+            found => found.Any(r => KafkaTestClient.Header(r, Headers.MessageType) == LifecycleMessageTypes.LeadDisqualified), Wait);
         published.Select(r => KafkaTestClient.Header(r, Headers.MessageType)).Should()
-            .Equal([LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.MqlExited], $"one crossing means one message\n{platform.Logs()}");
+            .Equal([LifecycleMessageTypes.MqlCrossed, LifecycleMessageTypes.LeadDisqualified], $"one crossing means one message\n{platform.Logs()}");
         var crossed = published.Take(1).ToList();
         var message = JsonSerializer.Deserialize<LeadLifecycleMessage>(crossed[0].Message.Value, ContractJson.Options)!;
         message.Type.Should().Be(LifecycleMessageTypes.MqlCrossed);

@@ -92,7 +92,7 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
 
         recoveries.Add(("PostgreSQL stop -m immediate", RecoveryProbe("PostgreSQL stop -m immediate", since)));
 
-        // Sentinels: a competitor email disqualifies a crossing lead at once (MqlExited follows its MqlCrossed
+        // Sentinels: a competitor email disqualifies a crossing lead at once (LeadDisqualified follows its MqlCrossed
         // on the same key), then one last event per lead whose count proves all earlier events were scored.
         await ProduceAsync(plan.Crossing.Select(lead => LoadPlan.CompetitorProfile(lead, DateTimeOffset.UtcNow)));
         await ProduceAsync(plan.Leads.Select(lead => LoadPlan.Sentinel(lead, DateTimeOffset.UtcNow)));
@@ -126,7 +126,7 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
         output.WriteLine($"messages sent: {validMessages} ({sent.Count} distinct events)");
         output.WriteLine($"events stored: {stored.Values.Sum()} ({stored.Count} distinct); duplicates dropped: {validMessages - stored.Values.Sum()}");
         output.WriteLine($"MqlCrossed deliveries: {report.CrossedDeliveries}, distinct message ids: {report.DistinctCrossedIds}, duplicate deliveries: {report.CrossedDeliveries - report.DistinctCrossedIds}");
-        output.WriteLine($"MqlExited deliveries: {report.ExitedDeliveries}, distinct message ids: {report.DistinctExitedIds}");
+        output.WriteLine($"LeadDisqualified deliveries: {report.ExitedDeliveries}, distinct message ids: {report.DistinctExitedIds}");
         foreach (var note in faultNotes) output.WriteLine(note);
         foreach (var (fault, time) in recovered) output.WriteLine($"recovery after {fault}: {time.TotalSeconds:0.0}s");
         output.WriteLine($"a fresh event after all faults scored in {fresh.TotalSeconds:0.0}s");
@@ -142,8 +142,8 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
             stored.Keys.Where(id => !sent.ContainsKey(id) && id.StartsWith(platform.RunId, StringComparison.Ordinal)).Should().BeEmpty("nothing is stored that was not sent");
 
             report.CrossingLeadsWithoutExactlyOneCrossing.Should().BeEmpty(
-                "every crossing lead has exactly one distinct MqlCrossed message id before its MqlExited");
-            report.CrossingLeadsWithoutExit.Should().BeEmpty("every disqualified crossing lead has an MqlExited");
+                "every crossing lead has exactly one distinct MqlCrossed message id before its LeadDisqualified");
+            report.CrossingLeadsWithoutExit.Should().BeEmpty("every disqualified crossing lead has a LeadDisqualified");
             report.NonCrossingLeadsWithMessages.Should().BeEmpty("a lead that never crossed has no lifecycle message");
 
             ready.Where(r => !r.Value.Ready).Select(r => r.Key).Should().BeEmpty("every service is ready again within 15 s of the end of the faults");
@@ -185,7 +185,7 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
         return counts;
     }
 
-    /// <summary>Reads lead-lifecycle from the beginning until every crossing lead's MqlExited has been seen.</summary>
+    /// <summary>Reads lead-lifecycle from the beginning until every crossing lead's LeadDisqualified has been seen.</summary>
     private static List<ConsumeResult<string, byte[]>> ReadLifecycleUntilEveryExit(FaultPlatform platform, LoadPlan plan)
     {
         var exited = new HashSet<string>(StringComparer.Ordinal);
@@ -197,7 +197,7 @@ public sealed class CrashAndOutageTests(ITestOutputHelper output)
             {
                 for (; seen < found.Count; seen++)
                 {
-                    if (KafkaTestClient.Header(found[seen], Headers.MessageType) == LifecycleMessageTypes.MqlExited) exited.Add(found[seen].Message.Key);
+                    if (KafkaTestClient.Header(found[seen], Headers.MessageType) == LifecycleMessageTypes.LeadDisqualified) exited.Add(found[seen].Message.Key);
                 }
 
                 return plan.Crossing.All(exited.Contains);
@@ -220,19 +220,19 @@ internal sealed record LifecycleReport(
     {
         var byLead = messages.GroupBy(m => m.Message.Key, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         var crossed = messages.Where(m => KafkaTestClient.Header(m, Headers.MessageType) == LifecycleMessageTypes.MqlCrossed).ToList();
-        var exited = messages.Where(m => KafkaTestClient.Header(m, Headers.MessageType) == LifecycleMessageTypes.MqlExited).ToList();
+        var exited = messages.Where(m => KafkaTestClient.Header(m, Headers.MessageType) == LifecycleMessageTypes.LeadDisqualified).ToList();
         var withoutOne = new List<string>();
         var withoutExit = new List<string>();
         foreach (var lead in plan.Crossing)
         {
             var own = byLead.GetValueOrDefault(lead) ?? [];
             // One key is one partition, so consumption order is publication order.
-            var firstExit = own.FindIndex(m => KafkaTestClient.Header(m, Headers.MessageType) == LifecycleMessageTypes.MqlExited);
+            var firstExit = own.FindIndex(m => KafkaTestClient.Header(m, Headers.MessageType) == LifecycleMessageTypes.LeadDisqualified);
             if (firstExit < 0) withoutExit.Add(lead);
             var before = (firstExit < 0 ? own : own.Take(firstExit))
                 .Where(m => KafkaTestClient.Header(m, Headers.MessageType) == LifecycleMessageTypes.MqlCrossed)
                 .Select(m => KafkaTestClient.Header(m, Headers.MessageId)).Distinct().Count();
-            if (before != 1) withoutOne.Add($"{lead}: {before} distinct MqlCrossed ids before its MqlExited");
+            if (before != 1) withoutOne.Add($"{lead}: {before} distinct MqlCrossed ids before its LeadDisqualified");
         }
 
         var crossing = plan.Crossing.ToHashSet(StringComparer.Ordinal);

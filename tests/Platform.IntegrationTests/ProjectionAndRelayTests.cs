@@ -88,14 +88,19 @@ public abstract class ProjectionTestsBase(ProjectionsHostFixture host)
     protected static readonly (string, string?)[] CrossingEvents =
         [("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales")];
 
+    private static long _calls;
+
+    /// <summary>Each call a millisecond later than the previous: the lifecycle orders a lead's inputs by instant (then id).</summary>
+    protected static DateTimeOffset Next() => Now.AddMilliseconds(Interlocked.Increment(ref _calls));
+
     protected Task AppendAsync(string lead, params (string Type, string? Category)[] events) =>
-        ProjectionProbe.AppendAsync(host.Store, lead, Now, events);
+        ProjectionProbe.AppendAsync(host.Store, lead, Next(), events);
 
     /// <summary>A competitor email is a hard-rule exclusion: an MQL lead exits at once, after its crossing.</summary>
     protected async Task DisqualifyAsync(string lead)
     {
         await using var session = host.Store.LightweightSession();
-        session.Events.Append(lead, new ProfileUpdated($"{lead}-dq", Now, "someone@rivalscore.io", null, null, null, null, null, "tests"));
+        session.Events.Append(lead, new ProfileUpdated($"{lead}-dq", Next(), "someone@rivalscore.io", null, null, null, null, null, "tests"));
         await session.SaveChangesAsync();
     }
 

@@ -34,6 +34,13 @@ public static class LifecycleSchedule
     public static Guid TickEventId(string leadId, DateTimeOffset dueAt) =>
         EventIds.Derived(nameof(LifecycleClockTicked), leadId, dueAt.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// A due instant as the table stores it: rounded up to PostgreSQL's microsecond. Rounding down would wake the
+    /// lead just before the change (nothing due yet) and schedule the same instant again, for ever.
+    /// </summary>
+    public static DateTimeOffset? StoredInstant(DateTimeOffset? due) =>
+        due is { } d ? new DateTimeOffset((d.UtcTicks + 9) / 10 * 10, TimeSpan.Zero) : null;
+
     /// <summary>Queues, in the caller's unit of work, the lead's next due instant (null: nothing due, the row goes).</summary>
     public static void Enqueue(IDocumentOperations operations, string schema, string leadId, DateTimeOffset? dueAt)
     {

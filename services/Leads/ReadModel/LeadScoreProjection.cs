@@ -63,7 +63,7 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
         var update = LeadEventInputs.Record(view.Lifecycle, e, _model)!;
         var clock = view.Lifecycle.EvaluatedUntilTicks is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : (DateTimeOffset?)null;
-        view.Denormalise(update.Status, clock, update.NextDueAt);
+        view.Denormalise(update.Status, clock, LifecycleSchedule.StoredInstant(update.NextDueAt));
         if (view.Lifecycle.Transitions.LastOrDefault(t => t.Kind == TransitionKind.MqlEntered) is { } entered) view.MqlEnteredAt = entered.At;
         if (update.Refusals.Count > 0)
         {

@@ -65,8 +65,8 @@ public readonly record struct LifecycleScores(double Total, double Fit, double E
 
 /// <summary>
 /// One lifecycle transition. <see cref="Id"/> is a deterministic hash of what happened (kind, instant, stages, tiers,
-/// cause, triggering input): recomputing the timeline gives the same id for the same transition, so consumers and
-/// outboxes deduplicate by it. <see cref="TriggeringInputId"/> is the event id or the sales action's idempotency key,
+/// cause, ordinal among transitions at that instant; not the triggering input): recomputing the timeline gives the
+/// same id for the same transition, so consumers and outboxes deduplicate by it. <see cref="TriggeringInputId"/> is the event id or the sales action's idempotency key,
 /// null for a transition that time alone caused (decay exit, tier drop, SLA breach). <see cref="SlaDeadline"/>: on MQL
 /// entries and promotions, the follow-up deadline running after it (none for MQL-Light).
 /// </summary>

@@ -33,6 +33,10 @@ public sealed class TimelineCursor
     /// <summary>The lead is Disqualified by a hard rule (lifted when the profile no longer triggers one), not by sales.</summary>
     public bool DisqualifiedByHardRule { get; set; }
 
+    /// <summary>The instant of the last transition emitted and how many came before it at that instant (transition ids).</summary>
+    public long LastTransitionTicks { get; set; } = NoInstant;
+    public int SameInstantOrdinal { get; set; }
+
     /// <summary>After sales recycled, rejected or disqualified the lead: it re-enters MQL only at an engagement event after this instant.</summary>
     public long? ReentryAfterTicks { get; set; }
 
@@ -284,8 +288,10 @@ public sealed class TimelineCursor
     {
         var at = new DateTimeOffset(t, TimeSpan.Zero);
         var from = Status;
+        SameInstantOrdinal = t == LastTransitionTicks ? SameInstantOrdinal + 1 : 0;
+        LastTransitionTicks = t;
         output.Add(new LifecycleTransition(
-            TransitionId(kind, from.Stage, to, from.Tier, toTier, t, cause, inputId), kind, from.Stage, to, from.Tier, toTier, at, cause, inputId,
+            TransitionId(kind, from.Stage, to, from.Tier, toTier, t, cause, SameInstantOrdinal), kind, from.Stage, to, from.Tier, toTier, at, cause, inputId,
             new LifecycleScores(Finite(s.Total), Finite(s.Fit), Finite(s.Engagement)), model.Id, model.Version, reason, reactivation, actor, amount));
         Status = kind == TransitionKind.SlaBreached
             ? Status
@@ -294,10 +300,15 @@ public sealed class TimelineCursor
 
     private static double Finite(double x) => double.IsFinite(x) ? x : 0;
 
+    /// <summary>
+    /// What the transition is, not which input happened to trigger it: a late input at the same instant that re-runs
+    /// the timeline yields the same ids (nothing retracted, nothing re-published) when the transitions are the same.
+    /// The ordinal tells apart identical transitions at one instant (profile updates flipping a tier back and forth).
+    /// </summary>
     internal static string TransitionId(
-        TransitionKind kind, LifecycleStage from, LifecycleStage to, MqlTier fromTier, MqlTier toTier, long t, TransitionCause cause, string? inputId)
+        TransitionKind kind, LifecycleStage from, LifecycleStage to, MqlTier fromTier, MqlTier toTier, long t, TransitionCause cause, int ordinal)
     {
-        var text = string.Create(CultureInfo.InvariantCulture, $"{kind}|{from}|{to}|{fromTier}|{toTier}|{t}|{cause.Kind}|{cause.Id}|{inputId}");
+        var text = string.Create(CultureInfo.InvariantCulture, $"{kind}|{from}|{to}|{fromTier}|{toTier}|{t}|{cause.Kind}|{cause.Id}|{ordinal}");
         Span<byte> hash = stackalloc byte[32];
         SHA256.HashData(Encoding.UTF8.GetBytes(text), hash);
         return Convert.ToHexStringLower(hash[..16]);
