@@ -63,8 +63,11 @@ public sealed class LifecycleApiFixture : IAsyncLifetime
     /// <summary>A fit lead that requested a demo: a Hot MQL (seeds: "Hot MQL (demo request ... with fit: immediate attention)").</summary>
     public Task<string> HotMqlAsync(DateTimeOffset at) => SeedAsync(at, fit: true, ("form_submitted", "demo_request"));
 
-    /// <summary>A fit lead that visited the pricing page: fit 40 + pricing 20 >= 50, an MQL.</summary>
-    public Task<string> MqlAsync(DateTimeOffset at) => SeedAsync(at, fit: true, ("page_viewed", "pricing"));
+    /// <summary>
+    /// A fit lead that visited the pricing page and attended a webinar: fit 40 + 20 + 10 >= 50 from two distinct actions
+    /// (seeds: "fit alone never qualifies"), an MQL but not a Hot one.
+    /// </summary>
+    public Task<string> MqlAsync(DateTimeOffset at) => SeedAsync(at, fit: true, ("page_viewed", "pricing"), ("webinar_attended", null));
 
     public Task<LeadScoreView> ViewWhen(string lead, Func<LeadScoreView, bool> until) => ProjectionProbe.ViewWhen(Store, lead, until);
 

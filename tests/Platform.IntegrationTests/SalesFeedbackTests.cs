@@ -55,7 +55,7 @@ public sealed class SalesFeedbackTests(LifecycleApiFixture fx) : IClassFixture<L
         accepted.Replay.Should().BeFalse();
         qualified.Stage.Should().Be(LeadStage.Sql);
         converted.Stage.Should().Be(LeadStage.Converted);
-        converted.StreamVersion.Should().Be(5, "profile + pricing view, then three sales actions");
+        converted.StreamVersion.Should().Be(6, "profile, pricing view and webinar, then three sales actions");
 
         var stored = (await fx.StreamAsync(lead)).Select(e => e.Data).OfType<SalesFeedbackRecorded>().ToList();
         stored.Select(s => s.Action).Should().Equal(SalesActionKind.Accept, SalesActionKind.Qualify, SalesActionKind.Convert);
@@ -82,7 +82,7 @@ public sealed class SalesFeedbackTests(LifecycleApiFixture fx) : IClassFixture<L
 
         error.Status.Detail.Should().Contain("Mql").And.Contain("converted");
         (await FeedbackEventsAsync(lead)).Should().Be(0);
-        (await fx.StreamAsync(lead)).Should().HaveCount(2);
+        (await fx.StreamAsync(lead)).Should().HaveCount(3);
     }
 
     [Fact]
