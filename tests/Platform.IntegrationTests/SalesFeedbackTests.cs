@@ -188,25 +188,35 @@ public sealed class SalesFeedbackTests(LifecycleApiFixture fx) : IClassFixture<L
     [Fact]
     public async Task Concurrent_accepts_on_one_MQL_lead_record_exactly_one_and_refuse_the_others_naming_SAL()
     {
-        var lead = await fx.HotMqlAsync(Earlier);
-        var clients = Enumerable.Range(0, 6).Select(_ => fx.Feedback()).ToList();
+        // Several leads at once, many reps per lead, all released together: without the stream row lock two
+        // decisions read the MQL before either commits, and both are stored.
+        var leads = await Task.WhenAll(Enumerable.Range(0, 4).Select(_ => fx.HotMqlAsync(Earlier)));
+        var clients = Enumerable.Range(0, 12).Select(_ => fx.Feedback()).ToList();
+        using var start = new SemaphoreSlim(0);
 
-        var outcomes = await Task.WhenAll(clients.Select(async (c, i) =>
+        var calls = leads.SelectMany(lead => clients.Select(async (c, i) =>
         {
+            await start.WaitAsync();
             try
             {
                 await c.RecordSalesFeedbackAsync(Request(lead, SalesActionType.Accept, key: $"rep-{i}"));
-                return (Ok: true, Detail: "");
+                return (Lead: lead, Ok: true, Detail: "");
             }
             catch (RpcException ex) when (ex.StatusCode == StatusCode.FailedPrecondition)
             {
-                return (Ok: false, Detail: ex.Status.Detail);
+                return (Lead: lead, Ok: false, Detail: ex.Status.Detail);
             }
-        }));
+        })).ToList();
+        start.Release(calls.Count);
+        var outcomes = await Task.WhenAll(calls);
 
-        outcomes.Count(o => o.Ok).Should().Be(1);
+        foreach (var lead in leads)
+        {
+            outcomes.Count(o => o.Lead == lead && o.Ok).Should().Be(1, $"one accept of {lead} wins");
+            (await FeedbackEventsAsync(lead)).Should().Be(1);
+        }
+
         outcomes.Where(o => !o.Ok).Should().OnlyContain(o => o.Detail.Contains("current stage: Sal"));
-        (await FeedbackEventsAsync(lead)).Should().Be(1);
     }
 
     [Fact]

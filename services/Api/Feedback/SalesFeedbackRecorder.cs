@@ -28,14 +28,17 @@ public abstract record FeedbackResult
 /// the decision sees every event stored before it, and two actions on one lead are decided one after the other
 /// (the second against the stage the first produced).
 /// </summary>
-public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventStoreOptions> options, ScoringModelProvider models)
+public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
 {
     public const string EventKind = "sales-feedback";
     private const string UniqueViolation = "23505";
 
     public static Guid EventId(string leadId, string idempotencyKey) => EventIds.Derived(EventKind, leadId, idempotencyKey);
 
-    /// <param name="atGiven">False when the caller did not date the action (a retry then matches whatever instant the first call took).</param>
+    /// <param name="atGiven">
+    /// False when the caller did not date the action: it is dated when the lead's lock is held (so actions decided one
+    /// after the other are dated in that order), and a retry matches whatever instant the first call took.
+    /// </param>
     public async Task<FeedbackResult> RecordAsync(string leadId, SalesFeedbackRecorded feedback, bool atGiven, CancellationToken ct)
     {
         try
@@ -64,6 +67,12 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
             if (await lockRow.ExecuteScalarAsync(ct) is null) return new FeedbackResult.UnknownLead();
         }
 
+        if (!atGiven)
+        {
+            var now = clock.GetUtcNow();
+            feedback = feedback with { At = now, RecordedAt = now };
+        }
+
         if (await session.Events.LoadAsync(eventId, ct) is { } stored)
         {
             return stored.Data is SalesFeedbackRecorded earlier && SameRequest(earlier, feedback, atGiven)
@@ -77,6 +86,9 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
         var latestSales = lifecycle.Inputs.OfType<SalesInput>().Select(s => (DateTimeOffset?)s.At).Max();
         if (latestSales is { } latest && feedback.At < latest)
         {
+            // An action the current stage refuses anyway says so; the ordering is the reason only for one it would allow.
+            if (SalesDecisions.Decide(status, feedback.ToAction(), feedback.At) is { Accepted: false } decision)
+                return new FeedbackResult.Refused($"{decision.Reason} (current stage: {status.Stage})", status.Stage);
             return new FeedbackResult.Refused(
                 $"the action is dated {feedback.At:O}, before the lead's latest sales action ({latest:O}); sales actions are kept in order. " +
                 $"Current stage: {status.Stage}", status.Stage);
