@@ -105,6 +105,11 @@ public sealed class LeadQueryTests(LifecycleApiFixture fx) : IClassFixture<Lifec
 
         timeline.Events.Select(e => e.Type).Should().Equal("ProfileUpdated", "EngagementRecorded", "SalesFeedbackRecorded");
         timeline.Events[1].Category.Should().Be("demo_request");
+        timeline.Events[0].ScoreChange.FitAfter.Should().BeGreaterThan(0, "the fit profile scores");
+        var demo = timeline.Events[1].ScoreChange;
+        demo.TotalBefore.Should().Be(timeline.Events[0].ScoreChange.TotalAfter);
+        demo.TotalAfter.Should().BeGreaterThanOrEqualTo(50).And.BeGreaterThan(demo.TotalBefore, "the demo request adds points");
+        timeline.Events[2].ScoreChange.Should().BeNull("sales feedback does not change the score");
         var feedback = timeline.Events[2].Feedback;
         feedback.Action.Should().Be(SalesActionType.Accept);
         feedback.Actor.Should().Be("rep-ada");
@@ -129,6 +134,20 @@ public sealed class LeadQueryTests(LifecycleApiFixture fx) : IClassFixture<Lifec
         capped.EventsTruncated.Should().BeTrue();
         capped.Transitions.Should().ContainSingle().Which.Type.Should().Be(LifecycleMessageTypes.SalesAccepted);
         capped.TransitionsTruncated.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task Swagger_describes_the_feedback_list_and_timeline_routes_with_their_409()
+    {
+        using var http = fx.Api.CreateClient();
+        using var doc = JsonDocument.Parse(await http.GetStringAsync("/swagger/v1/swagger.json"));
+        var paths = doc.RootElement.GetProperty("paths");
+
+        var feedback = paths.GetProperty("/v1/leads/{lead_id}/feedback").GetProperty("post");
+        feedback.GetProperty("responses").TryGetProperty("409", out _).Should().BeTrue();
+        feedback.TryGetProperty("requestBody", out _).Should().BeTrue();
+        paths.GetProperty("/v1/leads").TryGetProperty("get", out _).Should().BeTrue();
+        paths.GetProperty("/v1/leads/{lead_id}/timeline").TryGetProperty("get", out _).Should().BeTrue();
     }
 
     [Fact]

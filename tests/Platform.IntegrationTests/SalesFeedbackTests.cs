@@ -172,6 +172,19 @@ public sealed class SalesFeedbackTests(LifecycleApiFixture fx) : IClassFixture<L
     }
 
     [Fact]
+    public async Task Concurrent_retries_with_one_key_record_one_event_and_all_answer_its_outcome()
+    {
+        var lead = await fx.MqlAsync(Earlier);
+        var request = Request(lead, SalesActionType.Accept, key: "double-click");
+
+        var outcomes = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => fx.Feedback().RecordSalesFeedbackAsync(request).ResponseAsync));
+
+        outcomes.Count(o => !o.Replay).Should().Be(1);
+        outcomes.Select(o => o.EventId).Distinct().Should().ContainSingle();
+        (await FeedbackEventsAsync(lead)).Should().Be(1);
+    }
+
+    [Fact]
     public async Task The_same_idempotency_key_with_a_different_request_is_refused()
     {
         var lead = await fx.MqlAsync(Earlier);

@@ -21,7 +21,7 @@ namespace ScoringPlatform.Api.Queries;
 /// Lead lists over the score views' duplicated columns (stage, tier, mql_entered_at, sla_due_at; indexed, see
 /// LeadEventStore), with keyset paging, and one lead's timeline from its stream and the lifecycle outbox.
 /// </summary>
-public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options) : LeadQueries.LeadQueriesBase
+public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models) : LeadQueries.LeadQueriesBase
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 500;
@@ -104,9 +104,19 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
             ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{request.LeadId}' is not known (no events stored)"));
 
         var from = Math.Max(1, state.Version - max + 1);
-        var events = await session.Events.FetchStreamAsync(request.LeadId, fromVersion: from, token: ct);
+        // The whole stream: score changes need every earlier input; only the newest max events are returned.
+        var events = await session.Events.FetchStreamAsync(request.LeadId, token: ct);
         var result = new LeadTimelineResponse { LeadId = request.LeadId, StreamVersion = state.Version, EventsTruncated = from > 1 };
-        foreach (var e in events.Where(e => e.Version >= from)) result.Events.Add(ToProto(e));
+        var model = models.Current;
+        var lifecycle = Domain.Lifecycle.LeadLifecycle.Create(model);
+        foreach (var e in events)
+        {
+            var change = ScoreChangeOf(lifecycle, e, model);
+            if (e.Version < from) continue;
+            var item = ToProto(e);
+            if (change is not null) item.ScoreChange = change;
+            result.Events.Add(item);
+        }
 
         // The newest max + 1 rows tell whether older ones were left out; shown oldest first, by the instant they describe.
         var payloads = await session.QueryAsync<string>(
@@ -118,6 +128,29 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
             .OrderBy(m => m.Message.OccurredAt).ThenByDescending(m => m.Newest);
         foreach (var (m, _) in messages) result.Transitions.Add(ToProto(m));
         return result;
+    }
+
+    /// <summary>Records the event into <paramref name="lifecycle"/>; for an engagement or profile event, the score before and after it.</summary>
+    private static ScoreChange? ScoreChangeOf(Domain.Lifecycle.LeadLifecycle lifecycle, JasperFx.Events.IEvent e, Domain.ScoringModel model)
+    {
+        if (e.Data is not (EngagementRecorded or ProfileUpdated) || LeadEventInputs.From(e.Data) is not { } input)
+        {
+            LeadEventInputs.Record(lifecycle, e, model);
+            return null;
+        }
+
+        var clock = new DateTimeOffset(Math.Max(lifecycle.EvaluatedUntilTicks, input.At.UtcTicks), TimeSpan.Zero);
+        var before = Domain.Scorer.TotalScore(lifecycle.Head!.Score, model, clock);
+        Domain.Lifecycle.LeadTimeline.Record(lifecycle, input, model);
+        var after = Domain.Scorer.Evaluate(lifecycle.Head!.Score, model, clock);
+        return new ScoreChange
+        {
+            AsOf = Timestamp.FromDateTimeOffset(clock),
+            TotalBefore = before,
+            TotalAfter = after.TotalScore,
+            FitAfter = after.FitScore,
+            EngagementAfter = after.EngagementScore,
+        };
     }
 
     private static LeadSummary ToSummary(LeadScoreView view)
