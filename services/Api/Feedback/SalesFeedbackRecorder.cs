@@ -1,3 +1,4 @@
+using System.Diagnostics;
 using JasperFx.Events;
 using Marten;
 using Microsoft.Extensions.Options;
@@ -7,6 +8,7 @@ using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring.Lifecycle;
+using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Api.Feedback;
 
@@ -102,6 +104,8 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
 
         var append = session.Events.Append(leadId, feedback);
         append.Events[0].Id = eventId;
+        // The projection continues this trace when it writes the transition the action caused.
+        if (PlatformTelemetry.TraceParentOf(Activity.Current) is { } traceParent) append.Events[0].SetHeader(EventHeaders.TraceParent, traceParent);
         await session.SaveChangesAsync(ct);
         return new FeedbackResult.Recorded(feedback, eventId, append.Events[0].Version, Replay: false);
     }

@@ -9,7 +9,8 @@ using ScoringPlatform.Scoring.Lifecycle;
 namespace ScoringPlatform.Api.Feedback;
 
 /// <summary>gRPC (and REST) sales feedback: validates the request, then <see cref="SalesFeedbackRecorder"/> decides and stores it.</summary>
-public sealed class SalesFeedbackService(SalesFeedbackRecorder recorder, TimeProvider clock) : V1.SalesFeedback.SalesFeedbackBase
+public sealed partial class SalesFeedbackService(SalesFeedbackRecorder recorder, TimeProvider clock, ILogger<SalesFeedbackService> logger)
+    : V1.SalesFeedback.SalesFeedbackBase
 {
     public const int MaxKeyLength = 200;
     public const int MaxActorLength = 200;
@@ -21,6 +22,16 @@ public sealed class SalesFeedbackService(SalesFeedbackRecorder recorder, TimePro
         var now = clock.GetUtcNow();
         var feedback = Validate(request, now);
         var result = await recorder.RecordAsync(request.LeadId, feedback, request.OccurredAt is not null, context.CancellationToken);
+        switch (result)
+        {
+            case FeedbackResult.Recorded r:
+                Recorded(request.LeadId, r.Event.Action, r.Event.Actor, r.Replay);
+                break;
+            case FeedbackResult.Refused r:
+                Refused(request.LeadId, feedback.Action, feedback.Actor, r.Reason);
+                break;
+        }
+
         return result switch
         {
             FeedbackResult.Recorded r => ToOutcome(request.LeadId, r),
@@ -29,6 +40,12 @@ public sealed class SalesFeedbackService(SalesFeedbackRecorder recorder, TimePro
             _ => throw new InvalidOperationException(result.ToString()),
         };
     }
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sales feedback {Action} on {LeadId} by {Actor} recorded (replay: {Replay})")]
+    private partial void Recorded(string leadId, SalesActionKind action, string actor, bool replay);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Sales feedback {Action} on {LeadId} by {Actor} refused: {Reason}")]
+    private partial void Refused(string leadId, SalesActionKind action, string actor, string reason);
 
     private static SalesFeedbackRecorded Validate(RecordSalesFeedbackRequest request, DateTimeOffset now)
     {
