@@ -6,6 +6,8 @@ using Grpc.Core;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Scoring.Lifecycle;
+using ScoringPlatform.Leads.ReadModel;
+using ScoringPlatform.Scoring;
 using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.Platform.IntegrationTests;
@@ -272,5 +274,50 @@ public sealed class SalesFeedbackTests(LifecycleApiFixture fx) : IClassFixture<L
 
         await Refused(() => client.RecordSalesFeedbackAsync(Request(TestEnvironment.Unique("nobody"), SalesActionType.Accept)).ResponseAsync, StatusCode.NotFound);
         (await FeedbackEventsAsync(lead)).Should().Be(0);
+    }
+}
+
+/// <summary>The Api alone (no projection): a score view that lags the stream, as it does right after an append.</summary>
+public sealed class SalesFeedbackOnALaggingViewTests(ApiFixture api) : IClassFixture<ApiFixture>
+{
+    [Fact]
+    public async Task The_decision_folds_the_events_the_view_has_not_applied_yet()
+    {
+        var lead = TestEnvironment.Unique("lag");
+        var at = DateTimeOffset.UtcNow.AddHours(-1);
+        object[] scored =
+        [
+            new ProfileUpdated($"{lead}-p", at, "cto@acme-industries.com", "CTO", 400, "software", "US", null, "tests"),
+            new EngagementRecorded($"{lead}-demo", "form_submitted", at, "demo_request", null, "tests", null),
+        ];
+        var acceptedMeanwhile = new SalesFeedbackRecorded("crm-1", SalesActionKind.Accept, "rep-ada", at.AddMinutes(5), null, null, null, at.AddMinutes(5));
+        await using (var session = api.Store.LightweightSession())
+        {
+            session.Events.Append(lead, [.. scored, acceptedMeanwhile]);
+            // The view as the projection left it after the first two events: an MQL, stream version 2.
+            var model = ScoringModel.Default;
+            var view = new LeadScoreView { Id = lead, Lifecycle = LeadLifecycle.Create(model), ModelId = model.Id, ModelVersion = model.Version, StreamVersion = 2 };
+            foreach (var data in scored) LeadTimeline.Record(view.Lifecycle, Leads.Lifecycle.LeadEventInputs.From(data)!, model);
+            view.Lifecycle.Status.Stage.Should().Be(LifecycleStage.Mql);
+            session.Store(view);
+            await session.SaveChangesAsync();
+        }
+
+        var client = new SalesFeedback.SalesFeedbackClient(Grpc.Net.Client.GrpcChannel.ForAddress(
+            api.Server.BaseAddress, new Grpc.Net.Client.GrpcChannelOptions { HttpHandler = api.Server.CreateHandler() }));
+        var accept = async () => await client.RecordSalesFeedbackAsync(new RecordSalesFeedbackRequest
+        {
+            LeadId = lead, Action = SalesActionType.Accept, Actor = "rep-bob", IdempotencyKey = "crm-2",
+        });
+        var error = (await accept.Should().ThrowAsync<RpcException>()).Which;
+        error.StatusCode.Should().Be(StatusCode.FailedPrecondition);
+        error.Status.Detail.Should().Contain("current stage: Sal", "the stream's third event accepted the lead, whatever the view says");
+
+        var qualified = await client.RecordSalesFeedbackAsync(new RecordSalesFeedbackRequest
+        {
+            LeadId = lead, Action = SalesActionType.Qualify, Actor = "rep-ada", IdempotencyKey = "crm-3",
+        });
+        qualified.Stage.Should().Be(LeadStage.Sql);
+        qualified.StreamVersion.Should().Be(4);
     }
 }
