@@ -49,6 +49,12 @@ public sealed class LeadQueryTests(LifecycleApiFixture fx) : IClassFixture<Lifec
         var expected = leads.Zip(offsets).OrderByDescending(x => x.Second).Select(x => x.First).ToList();
         paged.Select(l => l.LeadId).Where(leads.Contains).Should().Equal(expected);
         paged.First(l => l.LeadId == leads[0]).Sla.Deadline.Should().NotBeNull("an MQL's follow-up deadline runs");
+        paged.Should().OnlyContain(l => l.Scores == null, "scores only on request");
+
+        var scored = await fx.Queries().ListLeadsAsync(new ListLeadsRequest { Stage = LeadStage.Mql, PageSize = 500, IncludeScores = true });
+        var mine = scored.Leads.First(l => l.LeadId == leads[0]).Scores;
+        mine.TotalScore.Should().BeGreaterThanOrEqualTo(40, "fit 40 plus decayed engagement (an MQL entered at 50 and exits below 40)");
+        mine.FitScore.Should().BeGreaterThan(0);
     }
 
     [Fact]

@@ -21,7 +21,8 @@ namespace ScoringPlatform.Api.Queries;
 /// Lead lists over the score views' duplicated columns (stage, tier, mql_entered_at, sla_due_at; indexed, see
 /// LeadEventStore), with keyset paging, and one lead's timeline from its stream and the lifecycle outbox.
 /// </summary>
-public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models) : LeadQueries.LeadQueriesBase
+public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
+    : LeadQueries.LeadQueriesBase
 {
     public const int DefaultPageSize = 50;
     public const int MaxPageSize = 500;
@@ -79,7 +80,13 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
         var views = await session.QueryAsync<LeadScoreView>(sql, context.CancellationToken, parameters.ToArray());
 
         var response = new ListLeadsResponse();
-        foreach (var view in views.Take(pageSize)) response.Leads.Add(ToSummary(view));
+        var now = clock.GetUtcNow();
+        foreach (var view in views.Take(pageSize))
+        {
+            var summary = ToSummary(view);
+            if (request.IncludeScores) summary.Scores = ScoresOf(view, now);
+            response.Leads.Add(summary);
+        }
         if (views.Count > pageSize)
         {
             var last = views[pageSize - 1];
@@ -150,6 +157,23 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
             TotalAfter = after.TotalScore,
             FitAfter = after.FitScore,
             EngagementAfter = after.EngagementScore,
+        };
+    }
+
+    /// <summary>The lead's scores at <paramref name="now"/>, or null when its view was built by another model (a rebuild is pending).</summary>
+    private LeadScores? ScoresOf(LeadScoreView view, DateTimeOffset now)
+    {
+        var model = models.Current;
+        if (view.ModelId != model.Id || view.ModelVersion != model.Version || view.Lifecycle.Head is null) return null;
+        var verdict = Domain.Scorer.Evaluate(view.State, model, now);
+        return new LeadScores
+        {
+            AsOf = Timestamp.FromDateTimeOffset(now),
+            TotalScore = verdict.TotalScore,
+            FitScore = verdict.FitScore,
+            EngagementScore = verdict.EngagementScore,
+            ModelId = verdict.ModelId,
+            ModelVersion = verdict.ModelVersion,
         };
     }
 
