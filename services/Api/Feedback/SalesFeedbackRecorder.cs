@@ -49,8 +49,8 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
         }
         catch (Exception ex) when (IsUniqueViolation(ex))
         {
-            // A concurrent call with the same key committed first (the row lock serialises calls, but not a call
-            // that started before the stream existed): answer as its replay.
+            // The row lock serialises the Api's calls on one lead, so this takes a writer outside it that stored the
+            // same event id meanwhile; the unique index kept it once, and the second attempt answers as a replay.
             return await TryRecordAsync(leadId, feedback, atGiven, ct);
         }
     }
