@@ -1,3 +1,5 @@
+using ScoringPlatform.Api.Feedback;
+using ScoringPlatform.Api.Queries;
 using ScoringPlatform.Api.Rest;
 using ScoringPlatform.Api.Verdicts;
 using ScoringPlatform.Leads.EventStore;
@@ -12,6 +14,7 @@ public static class ApiExtensions
         // The Api reads the event store only: PostgreSQL is its one readiness dependency (no Kafka settings).
         builder.AddLeadEventStore();
         builder.Services.AddHealthChecks().AddPostgresReadiness();
+        builder.Services.AddSingleton<SalesFeedbackRecorder>();
         builder.Services.AddGrpc(o => o.EnableDetailedErrors = builder.Environment.IsDevelopment()).AddJsonTranscoding();
         builder.Services.AddGrpcReflection();
         // grpc.health.v1 answers from the same checks as /health/ready, run on each Check call.
@@ -32,6 +35,8 @@ public static class ApiExtensions
         app.UseSwagger();
         app.UseSwaggerUI(o => o.SwaggerEndpoint("/swagger/v1/swagger.json", "ScoringPlatform v1"));
         app.MapGrpcService<LeadScoringService>();
+        app.MapGrpcService<SalesFeedbackService>();
+        app.MapGrpcService<LeadQueriesService>();
         app.MapGrpcReflectionService();
         app.MapGrpcHealthChecksService();
         app.MapGet("/", () => Results.Redirect("/swagger")).ExcludeFromDescription();

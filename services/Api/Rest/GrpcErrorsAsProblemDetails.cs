@@ -6,7 +6,7 @@ namespace ScoringPlatform.Api.Rest;
 
 /// <summary>
 /// JSON transcoding answers errors with a google.rpc.Status body; REST clients get RFC 7807 problem JSON
-/// instead (same HTTP status, the gRPC status name kept as an extension). gRPC calls are not touched.
+/// instead (same HTTP status, except FAILED_PRECONDITION as 409; the gRPC status name kept as an extension). gRPC calls are not touched.
 /// </summary>
 public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
 {
@@ -39,6 +39,9 @@ public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
         }
 
         var (code, message) = ReadStatus(buffer.ToArray());
+        // Transcoding maps FAILED_PRECONDITION to 400; for REST clients it is a conflict with the resource's
+        // current state (an illegal stage transition, a stale expected stage, a reused idempotency key).
+        if (code == StatusCode.FailedPrecondition) context.Response.StatusCode = StatusCodes.Status409Conflict;
         var problem = new ProblemDetails
         {
             Status = context.Response.StatusCode,

@@ -13,7 +13,7 @@ namespace ScoringPlatform.Api.Rest;
 /// </summary>
 public sealed partial class ProtoHttpRulesDocumentFilter : IDocumentFilter
 {
-    private static readonly Google.Protobuf.Reflection.ServiceDescriptor[] Services = [V1.LeadScoring.Descriptor];
+    private static readonly Google.Protobuf.Reflection.ServiceDescriptor[] Services = [V1.LeadScoring.Descriptor, V1.SalesFeedback.Descriptor, V1.LeadQueries.Descriptor];
 
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
     {
@@ -47,8 +47,19 @@ public sealed partial class ProtoHttpRulesDocumentFilter : IDocumentFilter
                         ["200"] = JsonResponse($"{method.OutputType.Name} (JSON mapping of {method.OutputType.FullName})"),
                         ["400"] = ProblemResponse("Invalid argument (gRPC INVALID_ARGUMENT)"),
                         ["404"] = ProblemResponse("Not found (gRPC NOT_FOUND)"),
+                        ["409"] = ProblemResponse("Conflict with the lead's current state (gRPC FAILED_PRECONDITION)"),
                     },
                 };
+                if (!string.IsNullOrEmpty(rule.Body))
+                {
+                    operation.RequestBody = new OpenApiRequestBody
+                    {
+                        Required = true,
+                        Description = $"{method.InputType.Name} as JSON (proto3 JSON mapping; route fields come from the path)",
+                        Content = new Dictionary<string, IOpenApiMediaType> { ["application/json"] = new OpenApiMediaType { Schema = new OpenApiSchema { Type = JsonSchemaType.Object } } },
+                    };
+                }
+
                 foreach (var field in method.InputType.Fields.InFieldNumberOrder())
                 {
                     var inRoute = routeFields.Contains(field.Name);
