@@ -34,6 +34,19 @@ public static class LifecycleSchedule
     public static Guid TickEventId(string leadId, DateTimeOffset dueAt) =>
         EventIds.Derived(nameof(LifecycleClockTicked), leadId, dueAt.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
+    /// <summary>
+    /// The instant as stored: timestamptz keeps microseconds and Npgsql truncates the rest, which would date the tick
+    /// before the computed instant (the projection would advance to just short of it, reschedule the same truncated
+    /// instant, and its tick id would already be taken: the transition lost). Rounding up makes the tick reach it.
+    /// </summary>
+    public static DateTimeOffset CeilingToMicrosecond(DateTimeOffset at)
+    {
+        const long ticksPerMicrosecond = TimeSpan.TicksPerMicrosecond;
+        var ticks = at.UtcTicks;
+        var rest = ticks % ticksPerMicrosecond;
+        return new DateTimeOffset(rest == 0 ? ticks : ticks - rest + ticksPerMicrosecond, TimeSpan.Zero);
+    }
+
     /// <summary>Queues, in the caller's unit of work, the lead's next due instant (null: nothing due, the row goes).</summary>
     public static void Enqueue(IDocumentOperations operations, string schema, string leadId, DateTimeOffset? dueAt)
     {
@@ -45,7 +58,7 @@ public static class LifecycleSchedule
                 $"select ?, ? from (select pg_notify('{Channel(schema)}', '')) as wake " +
                 "on conflict (lead_id) do update set due_at = excluded.due_at, updated_at = now() " +
                 $"where {schema}.{TableName}.due_at is distinct from excluded.due_at",
-                leadId, due.ToUniversalTime());
+                leadId, CeilingToMicrosecond(due));
         }
         else
         {
