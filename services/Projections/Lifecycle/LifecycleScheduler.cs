@@ -21,9 +21,9 @@ public readonly record struct SchedulerRound(int Claimed, int Appended, int Dupl
 /// the computed instant goes to the outbox) and schedules the lead's next instant.
 /// <para>
 /// Exactly once per (lead, due instant): rows are claimed with <c>for update skip locked</c>, so replicas share the work,
-/// and the store's unique index on event ids is the guarantee behind that: a replica or a crashed earlier attempt that
-/// already appended the tick (the process died between the append and the delete) makes the append a unique violation,
-/// counted as a suppressed duplicate, and the row is deleted. While a row is claimed the projection's write of that
+/// and the store's unique index on event ids is the guarantee behind that: a tick a crashed earlier attempt already
+/// appended (the process died between the append and the delete) is found by its id, or refused by the index if it
+/// lands meanwhile, counted as a suppressed duplicate, and the row is deleted. While a row is claimed the projection's write of that
 /// lead's next instant waits for the claim to commit, so the delete never removes a newer instant.
 /// </para>
 /// <para>
@@ -144,7 +144,7 @@ public sealed partial class LifecycleScheduler(
             return default;
         }
 
-        var (stored, appended) = await AppendTicksAsync(due, ct);
+        var (stored, appended) = await AppendTicksAsync(connection, due, ct);
         await DeleteAsync(connection, transaction, stored, ct);
         await transaction.CommitAsync(ct);
 
@@ -168,24 +168,35 @@ public sealed partial class LifecycleScheduler(
     }
 
     /// <summary>
-    /// Appends the rows' ticks in one transaction; if a tick is already stored (unique violation), one at a time, so one
-    /// lead never holds up the others. Returns the rows whose tick is now stored, and how many this call appended.
+    /// Appends the ticks not stored yet in one transaction; if one turns out stored after all (unique violation) or the
+    /// store refuses one, one at a time, so one lead never holds up the others. Returns the rows whose tick is now stored
+    /// and how many this call appended.
     /// </summary>
-    private async Task<(List<DueRow> Stored, int Appended)> AppendTicksAsync(List<DueRow> rows, CancellationToken ct)
+    private async Task<(List<DueRow> Stored, int Appended)> AppendTicksAsync(NpgsqlConnection connection, List<DueRow> rows, CancellationToken ct)
     {
+        // Ticks an earlier attempt stored are skipped up front: a refused append would still take event sequence
+        // numbers, a gap the daemon's high-water mark waits out before it moves on.
+        var existing = await StoredTicksAsync(connection, rows, ct);
+        var fresh = rows.Where(r => !existing.Contains(r.TickId)).ToList();
+        if (fresh.Count < rows.Count)
+        {
+            foreach (var row in rows.Where(r => existing.Contains(r.TickId))) LogDuplicate(logger, row.LeadId, row.DueAt);
+        }
+
+        if (fresh.Count == 0) return (rows, 0);
         try
         {
-            await AppendAsync(rows, ct);
-            return (rows, rows.Count);
+            await AppendAsync(fresh, ct);
+            return (rows, fresh.Count);
         }
         catch (Exception ex) when (IsUniqueViolation(ex) || (ex is not OperationCanceledException && !IsTransient(ex)))
         {
-            // A tick already stored, or one lead the store refuses: one transaction per lead.
+            // A tick stored meanwhile (another writer), or one lead the store refuses: one transaction per lead.
         }
 
-        var stored = new List<DueRow>(rows.Count);
+        var stored = rows.Where(r => existing.Contains(r.TickId)).ToList();
         var appended = 0;
-        foreach (var row in rows)
+        foreach (var row in fresh)
         {
             try
             {
@@ -207,13 +218,23 @@ public sealed partial class LifecycleScheduler(
         return (stored, appended);
     }
 
+    private async Task<HashSet<Guid>> StoredTicksAsync(NpgsqlConnection connection, List<DueRow> rows, CancellationToken ct)
+    {
+        await using var command = new NpgsqlCommand($"select id from {Schema}.mt_events where id = any(@ids)", connection);
+        command.Parameters.AddWithValue("ids", rows.Select(r => r.TickId).ToArray());
+        await using var reader = await command.ExecuteReaderAsync(ct);
+        var found = new HashSet<Guid>();
+        while (await reader.ReadAsync(ct)) found.Add(reader.GetGuid(0));
+        return found;
+    }
+
     private async Task AppendAsync(IReadOnlyList<DueRow> rows, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
         foreach (var row in rows)
         {
             var action = session.Events.Append(row.LeadId, new LifecycleClockTicked(row.DueAt));
-            action.Events[0].Id = LifecycleSchedule.TickEventId(row.LeadId, row.DueAt);
+            action.Events[0].Id = row.TickId;
         }
 
         await session.SaveChangesAsync(ct);
@@ -299,7 +320,10 @@ public sealed partial class LifecycleScheduler(
         return false;
     }
 
-    private sealed record DueRow(string LeadId, DateTimeOffset DueAt);
+    private sealed record DueRow(string LeadId, DateTimeOffset DueAt)
+    {
+        public Guid TickId { get; } = LifecycleSchedule.TickEventId(LeadId, DueAt);
+    }
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Lifecycle scheduler of schema {Schema} is working due transitions")]
     private static partial void LogStarted(ILogger logger, string schema);
