@@ -24,6 +24,7 @@ public sealed class LifecycleSchedulerEndToEndTests : IAsyncLifetime
     private readonly string _schema = TestEnvironment.UniqueSchema("itsched");
     private readonly string _dir = Directory.CreateTempSubdirectory("e2e-clock-").FullName;
     private WebApplication? _app;
+    private WebApplication? _replica;
 
     private string ClockFile => Path.Combine(_dir, "now");
     private IDocumentStore Store => _app!.Services.GetRequiredService<IDocumentStore>();
@@ -37,6 +38,12 @@ public sealed class LifecycleSchedulerEndToEndTests : IAsyncLifetime
     public async Task DisposeAsync()
     {
         await StopAsync();
+        if (_replica is not null)
+        {
+            await _replica.StopAsync();
+            await _replica.DisposeAsync();
+        }
+
         await TestEnvironment.DropSchemaAsync(_schema);
         Directory.Delete(_dir, recursive: true);
     }
@@ -46,13 +53,7 @@ public sealed class LifecycleSchedulerEndToEndTests : IAsyncLifetime
     {
         // Given a Hot MQL (good fit, demo request) qualified at the clock's instant
         var lead = TestEnvironment.Unique("sched");
-        object[] events =
-        [
-            new ProfileUpdated($"{lead}-profile", Qualified, "ana@acme.io", "VP Engineering", 400, "software", "US", null, "tests"),
-            new EngagementRecorded($"{lead}-0", "page_viewed", Qualified, "pricing", null, "tests", null),
-            new EngagementRecorded($"{lead}-1", "form_submitted", Qualified, "demo_request", null, "tests", null),
-            new EngagementRecorded($"{lead}-2", "form_submitted", Qualified, "contact_sales", null, "tests", null),
-        ];
+        var events = HotMqlEvents(lead);
         var expected = LeadTimeline.Replay(ScoringModel.Default, events.Select(e => LeadEventInputs.From(e)!), Qualified.AddYears(1)).Transitions;
         var sla = expected.Single(t => t.Kind == TransitionKind.SlaBreached).At;
         var recycled = expected.First(t => t.Kind == TransitionKind.Recycled).At;
@@ -102,11 +103,62 @@ public sealed class LifecycleSchedulerEndToEndTests : IAsyncLifetime
             "one tick per due instant the lead went through");
     }
 
-    private async Task StartAsync() =>
-        _app = await ProjectionsHostFixture.StartAsync(_schema, settings: new Dictionary<string, string?>
+    [Fact]
+    public async Task Two_Projections_replicas_record_each_due_transition_of_many_leads_once()
+    {
+        // Given two replicas (HotCold: one runs the projection, both run the scheduler) and leads qualified at the clock
+        var leads = Enumerable.Range(0, 30).Select(_ => TestEnvironment.Unique("replicas")).ToList();
+        var events = leads.ToDictionary(lead => lead, HotMqlEvents);
+        var expected = events.ToDictionary(e => e.Key,
+            e => LeadTimeline.Replay(ScoringModel.Default, e.Value.Select(x => LeadEventInputs.From(x)!), Qualified.AddYears(1)).Transitions);
+        var until = expected.Values.SelectMany(t => t).Max(t => t.At).AddMinutes(1);
+        _app = await StartReplicaAsync("HotCold");
+        _replica = await StartReplicaAsync("HotCold");
+        await using (var session = Store.LightweightSession())
+        {
+            foreach (var (lead, stream) in events) session.Events.Append(lead, stream);
+            await session.SaveChangesAsync();
+        }
+
+        foreach (var lead in leads) await ProjectionProbe.ViewWhen(Store, lead, v => v.MqlEntries == 1);
+
+        // When the clock passes every transition they will go through
+        FileTimeProvider.Write(ClockFile, until);
+
+        // Then each lead has each of its transitions once, and one tick per instant
+        foreach (var lead in leads)
+        {
+            var want = Types(expected[lead]);
+            want.Should().Contain(LifecycleMessageTypes.LeadRecycled);
+            (await OutboxWhen(lead, r => r.Contains(LifecycleMessageTypes.LeadRecycled))).Should().Equal(want, $"lead {lead}");
+        }
+
+        foreach (var lead in leads)
+        {
+            (await ProjectionProbe.CountAsync(
+                    $"select count(*) from {_schema}.mt_events where stream_id = @lead and type = 'lifecycle_clock_ticked'", ("lead", lead)))
+                .Should().Be(expected[lead].Where(t => t.At > Qualified).Select(t => t.At).Distinct().Count(), $"lead {lead}");
+        }
+
+        (await ProjectionProbe.CountAsync($"select count(*) from {_schema}.lifecycle_schedule")).Should().Be(0);
+    }
+
+    private static object[] HotMqlEvents(string lead) =>
+    [
+        new ProfileUpdated($"{lead}-profile", Qualified, "ana@acme.io", "VP Engineering", 400, "software", "US", null, "tests"),
+        new EngagementRecorded($"{lead}-0", "page_viewed", Qualified, "pricing", null, "tests", null),
+        new EngagementRecorded($"{lead}-1", "form_submitted", Qualified, "demo_request", null, "tests", null),
+        new EngagementRecorded($"{lead}-2", "form_submitted", Qualified, "contact_sales", null, "tests", null),
+    ];
+
+    private async Task StartAsync() => _app = await StartReplicaAsync("Solo");
+
+    private Task<WebApplication> StartReplicaAsync(string daemonMode) =>
+        ProjectionsHostFixture.StartAsync(_schema, settings: new Dictionary<string, string?>
         {
             [PlatformClock.FileKey] = ClockFile,
             [$"{LifecycleSchedulerOptions.Section}:PollInterval"] = "00:00:00.200",
+            ["EventStore:DaemonMode"] = daemonMode,
         });
 
     private async Task StopAsync()
