@@ -155,6 +155,38 @@ public sealed class LifecycleSchedulerTests(StoreFixture fixture) : IClassFixtur
     }
 
     [Fact]
+    public async Task After_its_connection_to_PostgreSQL_is_killed_the_scheduler_reconnects_and_works_new_due_rows()
+    {
+        var clockFile = Path.Combine(_dir, "now");
+        FileTimeProvider.Write(clockFile, Now);
+        var scheduler = Scheduler(new FileTimeProvider(clockFile));
+        var before = TestEnvironment.Unique("before");
+        var after = TestEnvironment.Unique("after");
+        await ScheduleAsync(before, Now.AddSeconds(-1));
+        await scheduler.StartAsync(CancellationToken.None);
+        try
+        {
+            await Eventually.Get<long?>(() => TicksAsync(before), n => n == 1, TimeSpan.FromSeconds(30), "the first tick");
+
+            var killed = await CountAsync(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where application_name = @name and datname = current_database()",
+                ("name", LifecycleScheduler.ListenerApplicationName(fixture.Schema)));
+            killed.Should().Be(1, "the scheduler listens on one connection of its own");
+            await ScheduleAsync(after, Now.AddSeconds(-1));
+
+            await Eventually.Get<long?>(() => TicksAsync(after), n => n == 1, TimeSpan.FromSeconds(30), "a tick after the reconnect");
+            await Eventually.Get<long?>(() => CountAsync(
+                    "select count(*) from pg_stat_activity where application_name = @name and datname = current_database()",
+                    ("name", LifecycleScheduler.ListenerApplicationName(fixture.Schema))),
+                n => n == 1, TimeSpan.FromSeconds(30), "the scheduler listening again");
+        }
+        finally
+        {
+            await scheduler.StopAsync(CancellationToken.None);
+        }
+    }
+
+    [Fact]
     public async Task A_lead_the_store_refuses_stays_due_without_holding_up_the_others_and_shows_as_due_lag()
     {
         var clockFile = Path.Combine(_dir, "now");

@@ -38,6 +38,9 @@ public sealed partial class LifecycleScheduler(
     TimeProvider clock,
     ILogger<LifecycleScheduler> logger) : BackgroundService
 {
+    /// <summary>The listening connection's application_name (pg_stat_activity), so operators and tests can find it.</summary>
+    public static string ListenerApplicationName(string schema) => $"lifecycle-scheduler:{schema}";
+
     // A bounded sleep on the clock: with a test clock a jump of days is seen within one real poll anyway.
     private static readonly TimeSpan LongestSleep = TimeSpan.FromHours(1);
 
@@ -87,7 +90,11 @@ public sealed partial class LifecycleScheduler(
     private async Task RunAsync(CancellationToken ct)
     {
         // Unpooled: LISTEN belongs to this physical connection and must not be handed to other users of the pool.
-        var listenConnectionString = new NpgsqlConnectionStringBuilder(storeOptions.Value.ConnectionString) { Pooling = false }.ConnectionString;
+        var listenConnectionString = new NpgsqlConnectionStringBuilder(storeOptions.Value.ConnectionString)
+        {
+            Pooling = false,
+            ApplicationName = ListenerApplicationName(Schema),
+        }.ConnectionString;
         await using var listener = new NpgsqlConnection(listenConnectionString);
         await listener.OpenAsync(ct);
         listener.Notification += (_, _) => Wake();
