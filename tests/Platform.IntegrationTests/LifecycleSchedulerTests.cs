@@ -1,4 +1,5 @@
 using Marten;
+using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
@@ -212,6 +213,16 @@ public sealed class LifecycleSchedulerTests(StoreFixture fixture) : IClassFixtur
             {
                 await Eventually.Get<TimeSpan?>(() => Task.FromResult<TimeSpan?>(scheduler.DueLag), lag => lag == TimeSpan.FromMinutes(5),
                     TimeSpan.FromSeconds(30), "the due lag of the refused row");
+                var health = await new LifecycleSchedulerHealthCheck(scheduler, Options.Create(new LifecycleSchedulerOptions()))
+                    .CheckHealthAsync(new HealthCheckContext());
+                health.Status.Should().Be(HealthStatus.Degraded, "the row has been due 5 minutes, beyond the 60 s allowed");
+                health.Description.Should().Contain("300 s");
+
+                // 30 s due is within the limit.
+                FileTimeProvider.Write(clockFile, Now.AddMinutes(-4.5));
+                await Eventually.Get<string>(async () => (await new LifecycleSchedulerHealthCheck(scheduler, Options.Create(new LifecycleSchedulerOptions()))
+                    .CheckHealthAsync(new HealthCheckContext())).Status.ToString(), status => status == nameof(HealthStatus.Healthy),
+                    TimeSpan.FromSeconds(30), "readiness once the row is due 30 s");
             }
             finally
             {

@@ -7,7 +7,7 @@ namespace ScoringPlatform.Projections.Lifecycle;
 /// Degraded while a lifecycle transition has been due longer than <see cref="LifecycleSchedulerOptions.MaxDueLag"/>:
 /// the scheduler is not keeping up, cannot append, or (in every replica) is not running.
 /// </summary>
-internal sealed class LifecycleSchedulerHealthCheck(LifecycleScheduler scheduler, IOptions<LifecycleSchedulerOptions> options) : IHealthCheck
+public sealed class LifecycleSchedulerHealthCheck(LifecycleScheduler scheduler, IOptions<LifecycleSchedulerOptions> options) : IHealthCheck
 {
     public Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
