@@ -1,17 +1,19 @@
 using JasperFx.Events.Daemon;
-using Microsoft.Extensions.DependencyInjection.Extensions;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Messaging;
 using ScoringPlatform.Projections.Lifecycle;
 using ScoringPlatform.Projections.Scoring;
+using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Projections;
 
 public static class ProjectionsExtensions
 {
     /// <summary>
-    /// Hosts Marten's async daemon: the lead score projection and the lifecycle outbox relay (event store -> Kafka).
+    /// Hosts Marten's async daemon: the lead score projection, the lifecycle scheduler (due transitions -> clock ticks in
+    /// the lead streams) and the lifecycle outbox relay (event store -> Kafka).
     /// EventStore:DaemonMode = Solo (one node, the default) or HotCold (several replicas, one leader).
+    /// Clock:File replaces the system clock (see <see cref="PlatformClock"/>).
     /// </summary>
     public static WebApplicationBuilder AddProjections(this WebApplicationBuilder builder)
     {
@@ -26,8 +28,15 @@ public static class ProjectionsExtensions
         builder.Services.AddHealthChecks().AddCheck<ProjectionDaemonHealthCheck>("projection-daemon");
         builder.Services.AddSingleton<LifecycleOutboxRelay>();
         builder.Services.AddHostedService(sp => sp.GetRequiredService<LifecycleOutboxRelay>());
-        builder.Services.TryAddSingleton(TimeProvider.System);
+        builder.Services.AddPlatformClock(builder.Configuration);
         builder.Services.AddHealthChecks().AddCheck<LifecycleRelayHealthCheck>("lifecycle-relay");
+        builder.Services.AddOptions<LifecycleSchedulerOptions>()
+            .BindConfiguration(LifecycleSchedulerOptions.Section)
+            .ValidateDataAnnotations()
+            .ValidateOnStart();
+        builder.Services.AddSingleton<LifecycleScheduler>();
+        builder.Services.AddHostedService(sp => sp.GetRequiredService<LifecycleScheduler>());
+        builder.Services.AddHealthChecks().AddCheck<LifecycleSchedulerHealthCheck>("lifecycle-scheduler");
         return builder;
     }
 }

@@ -24,11 +24,11 @@ public sealed class ProjectionsHostFixture : IAsyncLifetime
 
     public async Task InitializeAsync() => App = await StartAsync(Schema);
 
-    /// <summary>The Projections host on <paramref name="schema"/>, optionally with a scoring model file.</summary>
-    public static async Task<WebApplication> StartAsync(string schema, string? modelPath = null)
+    /// <summary>The Projections host on <paramref name="schema"/>, optionally with a scoring model file and further settings (e.g. Clock:File).</summary>
+    public static async Task<WebApplication> StartAsync(string schema, string? modelPath = null, IReadOnlyDictionary<string, string?>? settings = null)
     {
         var builder = WebApplication.CreateBuilder();
-        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>
+        builder.Configuration.AddInMemoryCollection(new Dictionary<string, string?>(settings ?? new Dictionary<string, string?>())
         {
             ["ConnectionStrings:EventStore"] = TestEnvironment.PostgresConnectionString,
             ["EventStore:Schema"] = schema,

@@ -35,11 +35,18 @@ public static class LifecycleSchedule
         EventIds.Derived(nameof(LifecycleClockTicked), leadId, dueAt.UtcTicks.ToString(System.Globalization.CultureInfo.InvariantCulture));
 
     /// <summary>
-    /// A due instant as the table stores it: rounded up to PostgreSQL's microsecond. Rounding down would wake the
-    /// lead just before the change (nothing due yet) and schedule the same instant again, for ever.
+    /// A due instant as the table stores it: rounded up to PostgreSQL's microsecond (Npgsql truncates the rest).
+    /// Rounding down would date the tick just short of the computed instant: the projection would advance to it, find
+    /// nothing due yet, schedule the same truncated instant again, and its tick id would already be taken.
     /// </summary>
-    public static DateTimeOffset? StoredInstant(DateTimeOffset? due) =>
-        due is { } d ? new DateTimeOffset((d.UtcTicks + 9) / 10 * 10, TimeSpan.Zero) : null;
+    public static DateTimeOffset? StoredInstant(DateTimeOffset? due) => due is { } d ? CeilingToMicrosecond(d) : null;
+
+    public static DateTimeOffset CeilingToMicrosecond(DateTimeOffset at)
+    {
+        var ticks = at.UtcTicks;
+        var rest = ticks % TimeSpan.TicksPerMicrosecond;
+        return new DateTimeOffset(rest == 0 ? ticks : ticks - rest + TimeSpan.TicksPerMicrosecond, TimeSpan.Zero);
+    }
 
     /// <summary>Queues, in the caller's unit of work, the lead's next due instant (null: nothing due, the row goes).</summary>
     public static void Enqueue(IDocumentOperations operations, string schema, string leadId, DateTimeOffset? dueAt)
@@ -52,7 +59,7 @@ public static class LifecycleSchedule
                 $"select ?, ? from (select pg_notify('{Channel(schema)}', '')) as wake " +
                 "on conflict (lead_id) do update set due_at = excluded.due_at, updated_at = now() " +
                 $"where {schema}.{TableName}.due_at is distinct from excluded.due_at",
-                leadId, due.ToUniversalTime());
+                leadId, CeilingToMicrosecond(due));
         }
         else
         {
