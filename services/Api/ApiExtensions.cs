@@ -3,6 +3,7 @@ using ScoringPlatform.Api.Queries;
 using ScoringPlatform.Api.Rest;
 using ScoringPlatform.Api.Verdicts;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.ServiceDefaults;
 
 namespace ScoringPlatform.Api;
 
@@ -10,7 +11,8 @@ public static class ApiExtensions
 {
     public static WebApplicationBuilder AddApi(this WebApplicationBuilder builder)
     {
-        builder.Services.AddSingleton(TimeProvider.System);
+        // The system clock, or Clock:File (a test hook: end-to-end tests move time for verdicts and feedback defaults).
+        builder.Services.AddPlatformClock(builder.Configuration);
         // The Api reads the event store only: PostgreSQL is its one readiness dependency (no Kafka settings).
         builder.AddLeadEventStore();
         builder.Services.AddHealthChecks().AddPostgresReadiness();

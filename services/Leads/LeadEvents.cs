@@ -31,7 +31,8 @@ public sealed record ProfileUpdated(
 /// Sales feedback on the lead (accept, reject, recycle, qualify, convert, disqualify), appended by the Api after
 /// it checked the action against the lead's stage. Event id = <c>EventIds.Derived("sales-feedback", lead, key)</c>,
 /// so a retried call with the same <see cref="IdempotencyKey"/> is stored once. <see cref="At"/> is when the
-/// action happened (the lifecycle dates its transition there), <see cref="RecordedAt"/> when the Api stored it.
+/// action happened (the lifecycle dates its transition there), <see cref="RecordedAt"/> when the Api stored it,
+/// <see cref="StreamVersion"/> the version it was stored at (the Api holds the stream row's lock, so it knows it).
 /// </summary>
 public sealed record SalesFeedbackRecorded(
     string IdempotencyKey,
@@ -41,9 +42,11 @@ public sealed record SalesFeedbackRecorded(
     string? Reason,
     LifecycleStage? ExpectedStage,
     decimal? Amount,
-    DateTimeOffset RecordedAt)
+    DateTimeOffset RecordedAt,
+    long StreamVersion = 0)
 {
-    public SalesAction ToAction() => new(Action, Actor, At, IdempotencyKey, Reason, ExpectedStage, Amount);
+    /// <summary>The action; actions dated at the same instant apply in the order they were stored (<see cref="StreamVersion"/>).</summary>
+    public SalesAction ToAction() => new(Action, Actor, At, IdempotencyKey, Reason, ExpectedStage, Amount, StreamVersion);
 }
 
 /// <summary>

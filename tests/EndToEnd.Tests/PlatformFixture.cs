@@ -8,7 +8,7 @@ namespace ScoringPlatform.EndToEnd.Tests;
 /// The three services as separate processes on the real PostgreSQL and dev broker, with their own schema
 /// and consumer group so runs do not see each other's state.
 /// </summary>
-public sealed class PlatformFixture : IAsyncLifetime
+public class PlatformFixture : IAsyncLifetime
 {
     private readonly List<ServiceProcess> _services = [];
 
@@ -21,7 +21,20 @@ public sealed class PlatformFixture : IAsyncLifetime
     public HttpClient Rest { get; private set; } = null!;
     public IReadOnlyList<ServiceProcess> Services => _services;
 
-    public async Task InitializeAsync()
+    /// <summary>A file the Projections and Api services read their clock from (Clock__File), or null for the system clock.</summary>
+    public virtual string? ClockFile => null;
+
+    /// <summary>Kills a service (SIGKILL) and starts it again with the same settings; waits until it is healthy.</summary>
+    public async Task RestartAsync(string name, int healthPort)
+    {
+        var index = _services.FindIndex(s => s.Name == name);
+        _services[index] = await _services[index].RestartAsync();
+        await _services[index].WaitUntilHealthyAsync(healthPort, TimeSpan.FromSeconds(90));
+    }
+
+    public int ProjectionsHealthPort { get; private set; }
+
+    public virtual async Task InitializeAsync()
     {
         // As deployed (deploy/k8s): Ingestion owns the schema, the others wait for it; the Api has no Kafka settings.
         var store = new Dictionary<string, string>
@@ -37,18 +50,26 @@ public sealed class PlatformFixture : IAsyncLifetime
 
         var ingestionPort = TestEnvironment.FreePort();
         await StartAsync("Ingestion", ingestionPort, new(kafka) { ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{ingestionPort}" });
-        var projectionsPort = TestEnvironment.FreePort();
-        await StartAsync("Projections", projectionsPort, new(kafka)
+        var projectionsPort = ProjectionsHealthPort = TestEnvironment.FreePort();
+        var projections = new Dictionary<string, string>(kafka)
         {
             ["EventStore__ApplySchemaOnStart"] = "false",
             ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{projectionsPort}",
-        });
-        await StartAsync("Api", RestPort, new(store)
+        };
+        var api = new Dictionary<string, string>(store)
         {
             ["EventStore__ApplySchemaOnStart"] = "false",
             ["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}",
             ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{GrpcPort}",
-        });
+        };
+        if (ClockFile is { } clock)
+        {
+            projections["Clock__File"] = clock;
+            api["Clock__File"] = clock;
+        }
+
+        await StartAsync("Projections", projectionsPort, projections);
+        await StartAsync("Api", RestPort, api);
 
         Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
         Grpc = new LeadScoring.LeadScoringClient(Channel);
@@ -64,7 +85,7 @@ public sealed class PlatformFixture : IAsyncLifetime
 
     public string Logs() => string.Join("\n", _services.Select(s => $"--- {s.Name} ---\n{s.Output}"));
 
-    public async Task DisposeAsync()
+    public virtual async Task DisposeAsync()
     {
         Channel?.Dispose();
         Rest?.Dispose();

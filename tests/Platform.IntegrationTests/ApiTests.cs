@@ -83,6 +83,29 @@ public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
     }
 
     [Fact]
+    public async Task GetVerdict_at_a_past_as_of_reports_the_stage_of_that_instant_not_todays()
+    {
+        // The finding: a lead that first reached 50 on day 5 was reported as MQL an hour after its first event.
+        // Pricing (20) + webinar (10) on day 0, a demo request on day 5 (hand-raiser, over 50).
+        var lead = await SeedLeadAsync(
+            new ScoringEvent("p0", "page_viewed", At, "pricing"),
+            new ScoringEvent("w0", "webinar_attended", At),
+            new ScoringEvent("d5", "form_submitted", At.AddDays(5), "demo_request"));
+        var client = api.GrpcClient();
+        Task<Api.V1.Verdict> VerdictAt(DateTimeOffset asOf) =>
+            client.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = Google.Protobuf.WellKnownTypes.Timestamp.FromDateTimeOffset(asOf) }).ResponseAsync;
+
+        var early = await VerdictAt(At.AddHours(1));
+        (early.IsMql, early.Stage, early.Tier).Should().Be((false, LeadStage.Lead, Api.V1.MqlTier.None));
+        early.Sla.Should().BeNull();
+
+        var after = await VerdictAt(At.AddDays(5).AddHours(1));
+        (after.IsMql, after.Stage).Should().Be((true, LeadStage.Mql));
+        after.StageSince.ToDateTimeOffset().Should().Be(At.AddDays(5), "the lead became an MQL at the demo request");
+        after.MqlEntries.Should().Be(1);
+    }
+
+    [Fact]
     public async Task GetVerdict_answers_OUT_OF_RANGE_before_the_kept_history()
     {
         var events = Enumerable.Range(0, 300)

@@ -63,10 +63,12 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
 
         await using var session = store.LightweightSession();
         await session.BeginTransactionAsync(ct);
+        long version;
         await using (var lockRow = new NpgsqlCommand($"select version from {schema}.mt_streams where id = @lead for update", session.Connection))
         {
             lockRow.Parameters.AddWithValue("lead", leadId);
-            if (await lockRow.ExecuteScalarAsync(ct) is null) return new FeedbackResult.UnknownLead();
+            if (await lockRow.ExecuteScalarAsync(ct) is not { } current || current is DBNull) return new FeedbackResult.UnknownLead();
+            version = Convert.ToInt64(current, System.Globalization.CultureInfo.InvariantCulture);
         }
 
         if (!atGiven)
@@ -96,6 +98,9 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
                 $"Current stage: {status.Stage}", status.Stage);
         }
 
+        // Nothing else appends while the row is locked: the action is stored at the next version, which orders it
+        // after every action stored before it at the same instant.
+        feedback = feedback with { StreamVersion = version + 1 };
         var update = LeadTimeline.Record(lifecycle, new SalesInput(feedback.ToAction()), model);
         if (update.Refusals.FirstOrDefault(r => r.IdempotencyKey == feedback.IdempotencyKey) is { } refusal)
         {

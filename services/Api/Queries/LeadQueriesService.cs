@@ -280,9 +280,11 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
         _ => throw Invalid($"tier {tier} is not an MQL tier"),
     };
 
-    // Opaque to clients: the sort key and id of the page's last lead.
+    // Opaque to clients: the sort key and id of the page's last lead. The key is truncated to the microsecond, as the
+    // duplicated column stores it (Npgsql drops the rest): compared at full precision, the last lead would come again.
     private static string WriteToken(DateTimeOffset at, string id) =>
-        Convert.ToBase64String(Encoding.UTF8.GetBytes($"{at.UtcTicks.ToString(CultureInfo.InvariantCulture)}|{id}"));
+        Convert.ToBase64String(Encoding.UTF8.GetBytes(
+            $"{(at.UtcTicks - at.UtcTicks % TimeSpan.TicksPerMicrosecond).ToString(CultureInfo.InvariantCulture)}|{id}"));
 
     private static (DateTimeOffset At, string Id) ReadToken(string token)
     {

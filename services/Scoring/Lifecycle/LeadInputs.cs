@@ -19,11 +19,16 @@ public abstract record LeadInput
     /// <summary>Among inputs at the same instant: profile (0), engagement (1), sales (2).</summary>
     [JsonIgnore] internal abstract int Rank { get; }
 
+    /// <summary>Among sales actions at the same instant: the order they were recorded in (see <see cref="SalesAction.Sequence"/>).</summary>
+    [JsonIgnore] internal virtual long Sequence => 0;
+
     internal static int Compare(LeadInput a, LeadInput b)
     {
         var c = a.At.UtcTicks.CompareTo(b.At.UtcTicks);
         if (c != 0) return c;
         c = a.Rank.CompareTo(b.Rank);
+        if (c != 0) return c;
+        c = a.Sequence.CompareTo(b.Sequence);
         return c != 0 ? c : string.CompareOrdinal(a.Id, b.Id);
     }
 }
@@ -47,6 +52,7 @@ public sealed record SalesInput(SalesAction Action) : LeadInput
     [JsonIgnore] public override string Id => Action.IdempotencyKey;
     [JsonIgnore] public override DateTimeOffset At => Action.At;
     internal override int Rank => 2;
+    internal override long Sequence => Action.Sequence;
 }
 
 public enum SalesActionKind
@@ -74,6 +80,8 @@ public enum SalesActionKind
 /// Feedback from sales. <paramref name="ExpectedStage"/> (optional) is the stage the actor saw: if the lead has
 /// moved on since, the action is refused instead of applied to a stage nobody looked at.
 /// <paramref name="IdempotencyKey"/> identifies the action: a retry with the same key counts once.
+/// <paramref name="Sequence"/> orders actions dated at the same instant (a recording order, e.g. the stream version the
+/// action was stored at): accept, qualify and convert entered in one second must apply in that order, not by key.
 /// </summary>
 public sealed record SalesAction(
     SalesActionKind Kind,
@@ -82,4 +90,5 @@ public sealed record SalesAction(
     string IdempotencyKey,
     string? Reason = null,
     LifecycleStage? ExpectedStage = null,
-    decimal? Amount = null);
+    decimal? Amount = null,
+    long Sequence = 0);

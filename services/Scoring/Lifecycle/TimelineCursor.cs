@@ -28,6 +28,7 @@ public sealed class TimelineCursor
     /// <summary>The newest input applied (sort key), to tell an in-order input from a late one.</summary>
     public long LastInputTicks { get; set; } = NoInstant;
     public int LastInputRank { get; set; }
+    public long LastInputSequence { get; set; }
     public string? LastInputId { get; set; }
 
     /// <summary>The lead is Disqualified by a hard rule (lifted when the profile no longer triggers one), not by sales.</summary>
@@ -46,13 +47,15 @@ public sealed class TimelineCursor
         JsonSerializer.Deserialize<TimelineCursor>(JsonSerializer.SerializeToUtf8Bytes(this))!;
 
     internal bool IsAfterLastInput(LeadInput input) =>
-        LastInputId is null || Compare(input.At.UtcTicks, input.Rank, input.Id) > 0;
+        LastInputId is null || Compare(input.At.UtcTicks, input.Rank, input.Sequence, input.Id) > 0;
 
-    private int Compare(long ticks, int rank, string id)
+    private int Compare(long ticks, int rank, long sequence, string id)
     {
         var c = ticks.CompareTo(LastInputTicks);
         if (c != 0) return c;
         c = rank.CompareTo(LastInputRank);
+        if (c != 0) return c;
+        c = sequence.CompareTo(LastInputSequence);
         return c != 0 ? c : string.CompareOrdinal(id, LastInputId);
     }
 
@@ -63,6 +66,7 @@ public sealed class TimelineCursor
         AdvanceTo(t, model, output);
         LastInputTicks = t;
         LastInputRank = input.Rank;
+        LastInputSequence = input.Sequence;
         LastInputId = input.Id;
 
         switch (input)

@@ -181,4 +181,29 @@ public class SalesLifecycleTests
         update.Refusals.Should().ContainSingle().Which.Should().Match<SalesRefusal>(r =>
             r.CurrentStage == LifecycleStage.Lead && r.Reason.Contains("only a lead sales accepted"));
     }
+
+    [Fact]
+    public void Given_accept_qualify_and_convert_dated_at_one_instant_When_recorded_in_any_arrival_order_Then_they_apply_in_recording_order()
+    {
+        // "Lead -> MQL -> SAL (sales accepted) -> SQL -> converted": a CRM that sends the three within one second must see
+        // them applied in the order it sent them, not by idempotency key ("accept" < "convert" < "qualify").
+        var at = T0.AddHours(1);
+        SalesInput Act(SalesActionKind kind, string key, long sequence) =>
+            new(new SalesAction(kind, "rep@acme.com", at, key, Sequence: sequence));
+        LeadInput[] history =
+        [
+            Profile(T0, GoodFit, "p"), Engagement(Demo(T0, "d")),
+            Act(SalesActionKind.Accept, "accept", 3), Act(SalesActionKind.Qualify, "qualify", 4), Act(SalesActionKind.Convert, "convert", 5),
+        ];
+
+        var replay = LeadTimeline.Replay(Default, history, at);
+        replay.Transitions.Select(t => t.Kind).Should().Equal(
+            TransitionKind.MqlEntered, TransitionKind.SalesAccepted, TransitionKind.SalesQualified, TransitionKind.Converted);
+        replay.Refusals.Should().BeEmpty();
+
+        foreach (var arrival in new[] { history, history.Reverse().ToArray(), [history[0], history[1], history[4], history[2], history[3]] })
+        {
+            Incremental(arrival).Transitions.Select(t => t.Id).Should().Equal(replay.Transitions.Select(t => t.Id));
+        }
+    }
 }
