@@ -1,5 +1,6 @@
 using Grpc.Net.Client;
 using ScoringPlatform.Api.V1;
+using ScoringPlatform.Contracts;
 using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.EndToEnd.Tests;
@@ -20,6 +21,11 @@ public class PlatformFixture : IAsyncLifetime
     public LeadScoring.LeadScoringClient Grpc { get; private set; } = null!;
     public HttpClient Rest { get; private set; } = null!;
     public IReadOnlyList<ServiceProcess> Services => _services;
+
+    /// <summary>The topics this platform uses (a fixture with its own topics does not see another fixture's events).</summary>
+    public virtual string EngagementTopic => Topics.EngagementEvents;
+    public virtual string DeadLetterTopic => Topics.EngagementEventsDeadLetter;
+    public virtual string LifecycleTopic => Topics.LeadLifecycle;
 
     /// <summary>A file the Projections and Api services read their clock from (Clock__File), or null for the system clock.</summary>
     public virtual string? ClockFile => null;
@@ -46,6 +52,9 @@ public class PlatformFixture : IAsyncLifetime
         {
             ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
             ["Kafka__ConsumerGroup"] = "e2e-" + Schema,
+            ["Kafka__EngagementTopic"] = EngagementTopic,
+            ["Kafka__DeadLetterTopic"] = DeadLetterTopic,
+            ["Kafka__LifecycleTopic"] = LifecycleTopic,
         };
 
         var ingestionPort = TestEnvironment.FreePort();

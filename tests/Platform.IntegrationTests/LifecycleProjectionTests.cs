@@ -16,8 +16,9 @@ namespace ScoringPlatform.Platform.IntegrationTests;
 /// what <see cref="LeadTimeline.Replay"/> computes for that history, whatever order the events arrived in.
 /// DESIGN.md: "Lifecycle: Lead -> MQL -> SAL (sales accepted) -> SQL -> converted; or recycled / disqualified, always
 /// with a reason and a timestamp"; "a lead that goes cold loses points and can fall out of MQL (recycled to nurture)".
+/// The scheduler is off here (its own tests are LifecycleScheduler*Tests): the histories are dated months ago.
 /// </summary>
-public sealed class LifecycleProjectionTests(ProjectionsHostFixture host) : IClassFixture<ProjectionsHostFixture>
+public sealed class LifecycleProjectionTests(ProjectionsWithoutSchedulerFixture host) : IClassFixture<ProjectionsWithoutSchedulerFixture>
 {
     private static readonly ScoringModel Model = ScoringModel.Default;
     private static readonly DateTimeOffset T0 = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-90).Date, TimeSpan.Zero);

@@ -34,6 +34,9 @@ public sealed class ModelChangeTests : IAsyncLifetime
         await AppendAsync(lead, ("page_viewed", "pricing"), ("form_submitted", "demo_request"), ("form_submitted", "contact_sales"));
         (await ViewWhen(lead, v => v.MqlEntries == 1)).ModelVersion.Should().Be(ScoringModel.Default.Version);
         await StopAsync();
+        // A rebuild writes no side effects, so it rewrites the schedule itself: start from an empty one to see that.
+        (await ProjectionProbe.CountAsync($"with gone as (delete from {_schema}.lifecycle_schedule returning 1) select count(*) from gone"))
+            .Should().Be(1, "the MQL lead had its next due instant scheduled");
 
         _app = await ProjectionsHostFixture.StartAsync(_schema, _nextModel);
 
@@ -42,6 +45,9 @@ public sealed class ModelChangeTests : IAsyncLifetime
         rebuilt.ModelVersion.Should().Be(ScoringModel.Default.Version + 1);
         rebuilt.EventCount.Should().Be(3);
         rebuilt.Stage.Should().Be(LifecycleStage.Mql);
+        rebuilt.NextDueAt.Should().NotBeNull();
+        (await ProjectionProbe.CountAsync($"select count(*) from {_schema}.lifecycle_schedule where lead_id = @lead and due_at = @due",
+            ("lead", lead), ("due", rebuilt.NextDueAt!.Value))).Should().Be(1, "the rebuild rewrote the lead's next due instant");
 
         // And the projection goes on applying (before, the state refused the new model and the event was skipped).
         await AppendAsync(lead, ("email_opened", null));

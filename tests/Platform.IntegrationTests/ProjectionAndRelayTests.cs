@@ -16,13 +16,16 @@ using ScoringPlatform.TestSupport;
 namespace ScoringPlatform.Platform.IntegrationTests;
 
 /// <summary>The Projections service's host in-process: Marten's async daemon on PostgreSQL, the relay on the broker.</summary>
-public sealed class ProjectionsHostFixture : IAsyncLifetime
+public class ProjectionsHostFixture : IAsyncLifetime
 {
     public string Schema { get; } = TestEnvironment.UniqueSchema("itp");
     public WebApplication App { get; private set; } = null!;
     public IDocumentStore Store => App.Services.GetRequiredService<IDocumentStore>();
 
-    public async Task InitializeAsync() => App = await StartAsync(Schema);
+    /// <summary>Further settings of this fixture's host.</summary>
+    protected virtual IReadOnlyDictionary<string, string?>? Settings => null;
+
+    public async Task InitializeAsync() => App = await StartAsync(Schema, settings: Settings);
 
     /// <summary>The Projections host on <paramref name="schema"/>, optionally with a scoring model file and further settings (e.g. Clock:File).</summary>
     public static async Task<WebApplication> StartAsync(string schema, string? modelPath = null, IReadOnlyDictionary<string, string?>? settings = null)
@@ -49,6 +52,16 @@ public sealed class ProjectionsHostFixture : IAsyncLifetime
         await App.DisposeAsync();
         await TestEnvironment.DropSchemaAsync(Schema);
     }
+}
+
+/// <summary>
+/// The Projections host with the lifecycle scheduler off: views move only with the events a test appends, so a history
+/// dated in the past can be compared with a replay up to its newest event.
+/// </summary>
+public sealed class ProjectionsWithoutSchedulerFixture : ProjectionsHostFixture
+{
+    protected override IReadOnlyDictionary<string, string?> Settings { get; } =
+        new Dictionary<string, string?> { ["Lifecycle:Scheduler:Enabled"] = "false" };
 }
 
 /// <summary>Appends to a store and reads its score views and counts, for any projections host.</summary>
