@@ -104,8 +104,8 @@ main() {
   cat <<INFO
 
   ScoringPlatform is up (Ctrl-C stops everything):
-    gRPC (HTTP/2)     127.0.0.1:$API_GRPC_PORT   service scoringplatform.v1.LeadScoring (reflection + grpc.health.v1 on)
-    REST              http://127.0.0.1:$API_REST_PORT/v1/leads/{leadId}/verdict
+    gRPC (HTTP/2)     127.0.0.1:$API_GRPC_PORT   services scoringplatform.v1.LeadScoring, SalesFeedback, LeadQueries (reflection + grpc.health.v1 on)
+    REST              http://127.0.0.1:$API_REST_PORT/v1/leads/{leadId}/verdict, POST /v1/leads/{leadId}/feedback, /v1/leads, /v1/leads/{leadId}/timeline
     Swagger UI        http://127.0.0.1:$API_REST_PORT/swagger
     Health            http://127.0.0.1:{$API_REST_PORT,$INGESTION_PORT,$PROJECTIONS_PORT}/health/ready
     Kafka bootstrap   $Kafka__BootstrapServers   (also in $KAFKA_BOOTSTRAP_FILE)
