@@ -80,32 +80,13 @@ public sealed partial class SalesFeedbackService(SalesFeedbackRecorder recorder,
     {
         LeadId = leadId,
         Action = ToProto(r.Event.Action),
-        Stage = VerdictMapper.ToProto(StageAfter(r.Event.Action)),
-        TransitionKind = TransitionAfter(r.Event.Action).ToString(),
+        Stage = VerdictMapper.ToProto(SalesDecisions.Outcome(r.Event.Action).To),
+        TransitionKind = SalesDecisions.Outcome(r.Event.Action).Kind.ToString(),
         EventId = r.EventId.ToString(),
         StreamVersion = r.Version,
         OccurredAt = Timestamp.FromDateTimeOffset(r.Event.At),
         RecordedAt = Timestamp.FromDateTimeOffset(r.Event.RecordedAt),
         Replay = r.Replay,
-    };
-
-    // The legal moves of SalesDecisions: an accepted action always leads to the same stage.
-    private static LifecycleStage StageAfter(SalesActionKind kind) => kind switch
-    {
-        SalesActionKind.Accept => LifecycleStage.Sal,
-        SalesActionKind.Qualify => LifecycleStage.Sql,
-        SalesActionKind.Convert => LifecycleStage.Converted,
-        SalesActionKind.Disqualify => LifecycleStage.Disqualified,
-        _ => LifecycleStage.Recycled,
-    };
-
-    private static TransitionKind TransitionAfter(SalesActionKind kind) => kind switch
-    {
-        SalesActionKind.Accept => TransitionKind.SalesAccepted,
-        SalesActionKind.Qualify => TransitionKind.SalesQualified,
-        SalesActionKind.Convert => TransitionKind.Converted,
-        SalesActionKind.Disqualify => TransitionKind.Disqualified,
-        _ => TransitionKind.Recycled,
     };
 
     public static SalesActionKind? FromProto(SalesActionType action) => action switch

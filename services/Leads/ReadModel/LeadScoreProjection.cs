@@ -63,7 +63,11 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
         var update = LeadEventInputs.Record(view.Lifecycle, e, _model)!;
         var clock = view.Lifecycle.EvaluatedUntilTicks is var ticks and > 0 ? new DateTimeOffset(ticks, TimeSpan.Zero) : (DateTimeOffset?)null;
-        view.Denormalise(update.Status, clock, LifecycleSchedule.StoredInstant(update.NextDueAt));
+        var due = LifecycleSchedule.StoredInstant(update.NextDueAt);
+        // The schedule row changes with the due instant only (a tick's due instant is always a new one, so the row the
+        // scheduler deleted after appending it is written again).
+        if (due != view.NextDueAt) view.ScheduleChanged = true;
+        view.Denormalise(update.Status, clock, due);
         if (view.Lifecycle.Transitions.LastOrDefault(t => t.Kind == TransitionKind.MqlEntered) is { } entered) view.MqlEnteredAt = entered.At;
         if (update.Refusals.Count > 0)
         {
@@ -76,7 +80,6 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
             view.Pending.Add(new PendingMessages(update.Emitted, update.Superseded, TraceParentHeader(e)));
         }
 
-        view.ScheduleChanged = true;
         return view;
     }
 

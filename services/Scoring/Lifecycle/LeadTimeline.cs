@@ -122,7 +122,7 @@ public static class LeadTimeline
         }
 
         // The head stays at the newest input; time-driven transitions after it are computed on a copy.
-        var ahead = until > head.AtTicks ? head.Clone() : head;
+        var ahead = until > head.AtTicks ? head.Ahead() : head;
         if (ahead != head) ahead.AdvanceTo(until, model, fresh);
         var update = Diff(lead, kept, fresh, refusals, model, ahead);
         lead.EvaluatedUntilTicks = until;
@@ -136,7 +136,7 @@ public static class LeadTimeline
         lead.EnsureStarted(model);
         var until = Math.Max(lead.EvaluatedUntilTicks, now.UtcTicks);
         var head = lead.Head!;
-        var ahead = head.Clone();
+        var ahead = head.Ahead();
         var fresh = new List<LifecycleTransition>();
         ahead.AdvanceTo(until, model, fresh);
         var kept = lead.Transitions.Where(x => x.At.UtcTicks <= head.AtTicks).ToList();
@@ -149,7 +149,7 @@ public static class LeadTimeline
     public static DateTimeOffset? NextDue(LeadLifecycle lead, ScoringModel model)
     {
         lead.EnsureStarted(model);
-        var ahead = lead.Head!.Clone();
+        var ahead = lead.Head!.Ahead();
         ahead.AdvanceTo(lead.EvaluatedUntilTicks, model, []);
         return ahead.NextDue(Math.Max(lead.EvaluatedUntilTicks, ahead.AtTicks), model);
     }
@@ -160,11 +160,21 @@ public static class LeadTimeline
         lead.EnsureStarted(model);
         if (lead.EarliestExactAsOf is { } floor && asOf < floor)
             throw new AsOfOutOfRangeException(asOf, floor, model.HistorySize);
-        var cursor = lead.Checkpoint!.Clone();
-        foreach (var input in lead.Inputs)
+        // At or after the newest input (the usual verdict) the head already holds every input: only the clock moves.
+        var head = lead.Head!;
+        TimelineCursor cursor;
+        if (head.LastInputId is null || asOf.UtcTicks >= head.LastInputTicks)
         {
-            if (input.At > asOf) break;
-            cursor.Apply(input, model, [], []);
+            cursor = head.Ahead();
+        }
+        else
+        {
+            cursor = lead.Checkpoint!.Clone();
+            foreach (var input in lead.Inputs)
+            {
+                if (input.At > asOf) break;
+                cursor.Apply(input, model, [], []);
+            }
         }
 
         cursor.AdvanceTo(asOf.UtcTicks, model, []);
@@ -188,7 +198,7 @@ public static class LeadTimeline
 
     private static LifecycleUpdate Unchanged(LeadLifecycle lead, ScoringModel model)
     {
-        var ahead = lead.Head!.Clone();
+        var ahead = lead.Head!.Ahead();
         ahead.AdvanceTo(lead.EvaluatedUntilTicks, model, []);
         return new LifecycleUpdate([], [], [], ahead.NextDue(Math.Max(lead.EvaluatedUntilTicks, ahead.AtTicks), model), ahead.Status);
     }

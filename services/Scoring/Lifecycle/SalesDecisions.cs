@@ -22,6 +22,23 @@ public sealed record SalesDecision(bool Accepted, TransitionKind Kind, Lifecycle
 /// </summary>
 public static class SalesDecisions
 {
+    /// <summary>Where an accepted action of a kind leads: its transition and stage (the same for every accepted one).</summary>
+    public static (TransitionKind Kind, LifecycleStage To) Outcome(SalesActionKind action) => action switch
+    {
+        SalesActionKind.Accept => (TransitionKind.SalesAccepted, LifecycleStage.Sal),
+        SalesActionKind.Reject or SalesActionKind.Recycle => (TransitionKind.Recycled, LifecycleStage.Recycled),
+        SalesActionKind.Qualify => (TransitionKind.SalesQualified, LifecycleStage.Sql),
+        SalesActionKind.Convert => (TransitionKind.Converted, LifecycleStage.Converted),
+        SalesActionKind.Disqualify => (TransitionKind.Disqualified, LifecycleStage.Disqualified),
+        _ => throw new ArgumentOutOfRangeException(nameof(action), action, "unknown sales action"),
+    };
+
+    private static SalesDecision Accepted(SalesActionKind action, string reason)
+    {
+        var (kind, to) = Outcome(action);
+        return new SalesDecision(true, kind, to, reason);
+    }
+
     public static SalesDecision Decide(LifecycleStatus current, SalesAction action, DateTimeOffset at)
     {
         var stage = current.Stage;
@@ -42,34 +59,34 @@ public static class SalesDecisions
                 SalesDecision.Refused($"only an MQL can be accepted; the lead is {Describe(current)}"),
             SalesActionKind.Accept when current.Tier == MqlTier.MqlLight =>
                 SalesDecision.Refused("the lead is an MQL-Light (engagement without fit: nurture, no sales touch); it cannot be accepted"),
-            SalesActionKind.Accept => new(true, TransitionKind.SalesAccepted, LifecycleStage.Sal,
+            SalesActionKind.Accept => Accepted(action.Kind,
                 $"accepted by {action.Actor}" + (NeedsReason() ? "" : $": {reason}")),
 
             SalesActionKind.Reject when stage is not (LifecycleStage.Mql or LifecycleStage.Sal) =>
                 SalesDecision.Refused($"only an MQL or a sales-accepted lead can be rejected; the lead is {Describe(current)}"),
             SalesActionKind.Reject when NeedsReason() => SalesDecision.Refused("a rejection needs a reason"),
-            SalesActionKind.Reject => new(true, TransitionKind.Recycled, LifecycleStage.Recycled, Stated("rejected")),
+            SalesActionKind.Reject => Accepted(action.Kind, Stated("rejected")),
 
             SalesActionKind.Recycle when stage is not (LifecycleStage.Mql or LifecycleStage.Sal or LifecycleStage.Sql) =>
                 SalesDecision.Refused($"only an MQL, SAL or SQL can be recycled; the lead is {Describe(current)}"),
             SalesActionKind.Recycle when NeedsReason() => SalesDecision.Refused("recycling needs a reason"),
-            SalesActionKind.Recycle => new(true, TransitionKind.Recycled, LifecycleStage.Recycled, Stated("recycled")),
+            SalesActionKind.Recycle => Accepted(action.Kind, Stated("recycled")),
 
             SalesActionKind.Qualify when stage != LifecycleStage.Sal =>
                 SalesDecision.Refused($"only a sales-accepted lead (SAL) can be qualified; the lead is {Describe(current)}"),
-            SalesActionKind.Qualify => new(true, TransitionKind.SalesQualified, LifecycleStage.Sql,
+            SalesActionKind.Qualify => Accepted(action.Kind,
                 $"qualified by {action.Actor}" + (NeedsReason() ? "" : $": {reason}")),
 
             SalesActionKind.Convert when stage is not (LifecycleStage.Sal or LifecycleStage.Sql) =>
                 SalesDecision.Refused($"only a lead sales accepted (SAL or SQL) can be converted; the lead is {Describe(current)}"),
             SalesActionKind.Convert when action.Amount is < 0 => SalesDecision.Refused($"amount {action.Amount} is negative"),
-            SalesActionKind.Convert => new(true, TransitionKind.Converted, LifecycleStage.Converted,
+            SalesActionKind.Convert => Accepted(action.Kind,
                 $"won by {action.Actor}" + (action.Amount is { } a ? $", amount {a}" : "") + (NeedsReason() ? "" : $": {reason}")),
 
             SalesActionKind.Disqualify when stage == LifecycleStage.Disqualified =>
                 SalesDecision.Refused($"the lead is already Disqualified ({current.Reason})"),
             SalesActionKind.Disqualify when NeedsReason() => SalesDecision.Refused("a disqualification needs a reason"),
-            SalesActionKind.Disqualify => new(true, TransitionKind.Disqualified, LifecycleStage.Disqualified, Stated("disqualified")),
+            SalesActionKind.Disqualify => Accepted(action.Kind, Stated("disqualified")),
 
             _ => SalesDecision.Refused($"unknown sales action {action.Kind}"),
         };

@@ -43,6 +43,12 @@ public sealed class TimelineCursor
 
     internal static TimelineCursor Create(ScoringModel model) => new() { Score = LeadScoreState.Create(model) };
 
+    /// <summary>
+    /// A copy that shares the score state, for moving the clock only: <see cref="AdvanceTo"/> reads the score state and
+    /// never changes it, so there is no need to copy it (<see cref="Apply"/> on this copy would change the original).
+    /// </summary>
+    internal TimelineCursor Ahead() => (TimelineCursor)MemberwiseClone();
+
     internal TimelineCursor Clone() =>
         JsonSerializer.Deserialize<TimelineCursor>(JsonSerializer.SerializeToUtf8Bytes(this))!;
 
