@@ -32,6 +32,11 @@ public static class RejectionCodes
     public const string InvalidProperty = "invalid_property";
     public const string MissingTraits = "missing_traits";
     public const string InvalidTraits = "invalid_traits";
+    public const string MissingEventName = "missing_event_name";
+    public const string MissingIdentity = "missing_identity";
+
+    /// <summary>An identity link the schema cannot refuse: <c>properties.previousId</c> equals <c>leadId</c>.</summary>
+    public const string InvalidIdentityLink = "invalid_identity_link";
 
     /// <summary>Valid by the contract, yet PostgreSQL refused it deterministically (set by Ingestion, not the parser).</summary>
     public const string StoreRejected = "store_rejected";
@@ -158,6 +163,10 @@ public static partial class EngagementEventParser
             return new(RejectionCodes.MissingTraits, "'profile_updated' requires a 'traits' object");
         if (evt.Traits is not null && TraitsProblem(evt.Traits) is { } traitsProblem)
             return new(RejectionCodes.InvalidTraits, traitsProblem);
+        if (evt.Type == EngagementEventTypes.CustomEvent && string.IsNullOrWhiteSpace(evt.Property("eventName")))
+            return new(RejectionCodes.MissingEventName, "'custom_event' requires 'properties.eventName' (the action's name, e.g. \"Added to Cart\")");
+        if (evt.Type == EngagementEventTypes.IdentityLinked && IdentityLinkProblem(evt) is { } linkProblem)
+            return linkProblem;
         return null;
     }
 
@@ -182,6 +191,21 @@ public static partial class EngagementEventParser
             }
         }
 
+        return null;
+    }
+
+    private static RejectionReason? IdentityLinkProblem(EngagementEvent evt)
+    {
+        if (evt.LeadId is null)
+            return new(RejectionCodes.MissingIdentity, "'identity_linked' requires 'leadId' (the lead the other identity belongs to)");
+        var previousId = evt.Property("previousId");
+        if (previousId is null && evt.AnonymousId is null)
+            return new(RejectionCodes.MissingIdentity, "'identity_linked' requires 'anonymousId' or 'properties.previousId' (the identity to link)");
+        // Both an anonymous id and a lead id: the shorter limit of the two holds.
+        if (previousId is not null && EngagementEventRules.IdentifierProblem(previousId, EngagementEventRules.MaxAnonymousIdLength) is { } problem)
+            return new(RejectionCodes.InvalidProperty, "'properties.previousId' " + problem);
+        if (previousId == evt.LeadId)
+            return new(RejectionCodes.InvalidIdentityLink, "'properties.previousId' is the lead itself; a lead cannot be linked to itself");
         return null;
     }
 

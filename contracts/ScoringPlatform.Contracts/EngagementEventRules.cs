@@ -53,6 +53,8 @@ public static class EngagementEventRules
             ["emailId"] = null,
             ["contentId"] = null,
             ["webinarId"] = null,
+            ["eventName"] = null,
+            ["previousId"] = null,
         };
 
     /// <summary>

@@ -15,10 +15,25 @@ public static class EngagementEventTypes
     public const string ProfileUpdated = "profile_updated";
     public const string SalesContacted = "sales_contacted";
 
+    /// <summary>
+    /// Any other action a website reports by name (a Segment <c>track</c> call such as "Added to Cart"):
+    /// <c>properties.eventName</c> holds the name, and a model scores it with a rule on this type whose
+    /// categories are event names.
+    /// </summary>
+    public const string CustomEvent = "custom_event";
+
+    /// <summary>
+    /// The lead (<c>leadId</c>) is the same person as another identity: <c>anonymousId</c> (a visitor before
+    /// identification) and/or <c>properties.previousId</c> (an anonymous id or another lead id, as in a Segment
+    /// <c>alias</c> call). The lead's history then includes the other identity's events once, and later events
+    /// under it count for the lead. Linking two lead ids is a merge.
+    /// </summary>
+    public const string IdentityLinked = "identity_linked";
+
     public static readonly IReadOnlySet<string> All = new HashSet<string>(StringComparer.Ordinal)
     {
         PageViewed, ContentDownloaded, WebinarRegistered, WebinarAttended, EmailOpened, EmailClicked,
-        FormSubmitted, TrialStarted, Unsubscribed, ProfileUpdated, SalesContacted,
+        FormSubmitted, TrialStarted, Unsubscribed, ProfileUpdated, SalesContacted, CustomEvent, IdentityLinked,
     };
 }
 

@@ -17,7 +17,7 @@ public partial class EngagementContractTests
     /// <summary>The rules only the parser can check: byte size, UTF-8 validity, the time window relative to the consumer's clock.</summary>
     public static readonly IReadOnlySet<string> RuntimeOnlyCodes = new HashSet<string>
     {
-        RejectionCodes.MessageTooLarge, RejectionCodes.InvalidUtf8, RejectionCodes.OccurredAtOutOfRange,
+        RejectionCodes.MessageTooLarge, RejectionCodes.InvalidUtf8, RejectionCodes.OccurredAtOutOfRange, RejectionCodes.InvalidIdentityLink,
     };
 
     private static readonly Lazy<JsonSchema> Schema = new(() =>
@@ -135,6 +135,16 @@ public partial class EngagementContractTests
         ("unknown trait", Profile("""{"favouriteColour":"blue"}"""), RejectionCodes.InvalidTraits),
         ("traits not an object", Profile("\"x\""), RejectionCodes.InvalidTraits),
 
+        ("valid custom event", Json(("type", "\"custom_event\""), ("properties", """{"eventName":"Added to Cart","sku":"x-1"}""")), null),
+        ("custom event without a name", Json(("type", "\"custom_event\""), ("properties", """{"sku":"x-1"}""")), RejectionCodes.MissingEventName),
+        ("custom event name not a string", Json(("type", "\"custom_event\""), ("properties", """{"eventName":5}""")), RejectionCodes.InvalidProperty),
+        ("valid link of an anonymous id", Json(("type", "\"identity_linked\""), ("anonymousId", "\"cookie-1\"")), null),
+        ("valid link of a previous id", Json(("type", "\"identity_linked\""), ("properties", """{"previousId":"lead-0"}""")), null),
+        ("link without the other identity", Json(("type", "\"identity_linked\"")), RejectionCodes.MissingIdentity),
+        ("link without a lead", Json(("type", "\"identity_linked\""), ("leadId", null), ("anonymousId", "\"cookie-1\"")), RejectionCodes.MissingIdentity),
+        ("link with an overlong previous id", Json(("type", "\"identity_linked\""), ("properties", $$"""{"previousId":"{{Str(EngagementEventRules.MaxAnonymousIdLength + 1)}}"}""")), RejectionCodes.InvalidProperty),
+        ("link of a lead to itself", Json(("type", "\"identity_linked\""), ("properties", """{"previousId":"lead-1"}""")), RejectionCodes.InvalidIdentityLink),
+
         ("occurredAt in year 9999", Json(("occurredAt", "\"9999-12-31T00:00:00Z\"")), RejectionCodes.OccurredAtOutOfRange),
         ("occurredAt before 2000", Json(("occurredAt", "\"1999-12-31T23:59:59Z\"")), RejectionCodes.OccurredAtOutOfRange),
         ("occurredAt beyond the skew", Json(("occurredAt", "\"2026-11-21T00:00:01Z\"")), RejectionCodes.OccurredAtOutOfRange),
@@ -247,7 +257,8 @@ public partial class EngagementContractTests
         known.EnumerateObject().Select(p => p.Name).Should().BeEquivalentTo(EngagementEventRules.KnownStringProperties.Keys);
         foreach (var (name, allowed) in EngagementEventRules.KnownStringProperties)
         {
-            if (allowed is null) MaxLength(known.GetProperty(name)).Should().Be(EngagementEventRules.MaxPropertyLength, name);
+            if (name == "previousId") MaxLength(known.GetProperty(name)).Should().Be(EngagementEventRules.MaxAnonymousIdLength, "it is an identifier");
+            else if (allowed is null) MaxLength(known.GetProperty(name)).Should().Be(EngagementEventRules.MaxPropertyLength, name);
             else known.GetProperty(name).GetProperty("enum").EnumerateArray().Select(e => e.GetString()).Should().Equal(allowed, name);
         }
 

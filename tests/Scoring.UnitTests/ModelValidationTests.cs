@@ -59,6 +59,8 @@ public class ModelValidationTests
     [InlineData("\"points\": 1, \"frequencyCap\": { \"perActivityPerDay\": 1 }", "\"points\": 1, \"frequencyCap\": { \"perActivityPerDay\": 0 }", "email_opened", "engagementRules[13].frequencyCap.perActivityPerDay", "must be between 1 and 4")]
     [InlineData("{ \"id\": \"opt_out\", \"cap\": 40 }", "{ \"id\": \"opt_out\", \"halfLifeDays\": 30, \"cap\": 40 }", "unsubscribed", "engagementRules[15].points", "must be in a group without half-life")]
     [InlineData("\"eventType\": \"sales_contacted\"", "\"eventType\": \"profile_updated\"", "sales_contacted", "engagementRules[9].eventType", "score them with profileRules")]
+    [InlineData("\"eventType\": \"sales_contacted\"", "\"eventType\": \"identity_linked\"", "sales_contacted", "engagementRules[9].eventType", "carries no engagement")]
+    [InlineData("\"eventType\": \"sales_contacted\"", "\"eventType\": \"custom_event\", \"categories\": [ \" \" ]", "sales_contacted", "engagementRules[9].categories", "must not be blank")]
     public void Given_a_model_with_one_mistake_When_parsed_Then_it_is_rejected_naming_the_rule_the_field_and_why(
         string find, string replace, string ruleId, string field, string why)
     {

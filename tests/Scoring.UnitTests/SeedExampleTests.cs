@@ -180,6 +180,23 @@ public class SeedExampleTests
     }
 
     [Fact]
+    public void Given_a_model_rule_on_a_custom_event_name_When_a_website_reports_that_action_Then_it_scores_by_name()
+    {
+        // Seed 004: an MQL "attends live, requests the slide deck, is from a target segment"; websites report such
+        // actions as Segment track calls with their own names, which arrive as custom_event with properties.eventName.
+        var model = DefaultWith(
+            "{ \"id\": \"webinar_attended\",",
+            "{ \"id\": \"slide_deck\", \"group\": \"events\", \"eventType\": \"custom_event\", \"categories\": [ \"Slide Deck Requested\" ], \"points\": 12 },\n    { \"id\": \"webinar_attended\",");
+
+        Lead(model).Apply(Ev("custom_event", T0, "slide deck requested"), model)
+            .Should().Be(new ApplyResult(ApplyOutcome.Counted, "slide_deck", 12, UnscoredReason.None));
+        Lead(model).Apply(Ev("custom_event", T0, "Added to Cart"), model)
+            .Should().Be(new ApplyResult(ApplyOutcome.Unscored, null, 0, UnscoredReason.NoRuleForCategory));
+        Lead().Apply(Ev("custom_event", T0, "Slide Deck Requested"), Default)
+            .Should().Be(new ApplyResult(ApplyOutcome.Unscored, null, 0, UnscoredReason.NoRuleForEventType), "the default model scores no custom event");
+    }
+
+    [Fact]
     public void Given_a_scored_event_When_applied_Then_the_result_names_the_rule_and_its_points()
     {
         Lead().Apply(Pricing(T0), Default).Should().Be(new ApplyResult(ApplyOutcome.Counted, "page_pricing", 20, UnscoredReason.None));

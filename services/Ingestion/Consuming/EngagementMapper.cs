@@ -19,6 +19,7 @@ public static class EngagementMapper
         {
             EngagementEventTypes.PageViewed => e.Property("category"),
             EngagementEventTypes.FormSubmitted => e.Property("formType"),
+            EngagementEventTypes.CustomEvent => e.Property("eventName"),
             _ => null,
         };
         // The activity a frequency cap counts per day: the email, the piece of content, the webinar, the page.

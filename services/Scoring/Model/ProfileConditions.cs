@@ -20,6 +20,10 @@ public enum ProfileCondition
 public static class EventTypes
 {
     public const string ProfileUpdated = EngagementEventTypes.ProfileUpdated;
+    public const string IdentityLinked = EngagementEventTypes.IdentityLinked;
+
+    /// <summary>The custom event's category is the action's name the website chose: any name is a valid category.</summary>
+    public const string CustomEvent = EngagementEventTypes.CustomEvent;
 
     public static IReadOnlyCollection<string> All => EngagementEventTypes.All;
 

@@ -140,16 +140,26 @@ public static class ScoringModelLoader
                 Error(id, field + ".eventType", $"unknown event type '{r.EventType}' (known: {string.Join(", ", EventTypes.All)})");
             else if (r.EventType == EventTypes.ProfileUpdated)
                 Error(id, field + ".eventType", "profile_updated carries traits; score them with profileRules");
+            else if (r.EventType == EventTypes.IdentityLinked)
+                Error(id, field + ".eventType", "identity_linked joins two identities and carries no engagement");
 
             if (r.Categories is { } cats && r.EventType is { } type && EventTypes.IsKnown(type))
             {
                 if (cats.Count == 0) Error(id, field + ".categories", "is empty; omit it to match any category");
                 var allowed = EventTypes.Categories.GetValueOrDefault(type) ?? [];
-                foreach (var c in cats.Where(c => !allowed.Contains(c, StringComparer.OrdinalIgnoreCase)))
+                foreach (var c in cats)
                 {
-                    Error(id, field + ".categories", allowed.Count == 0
-                        ? $"event type '{type}' has no categories, but '{c}' was given"
-                        : $"unknown category '{c}' for '{type}' (known: {string.Join(", ", allowed)})");
+                    if (type == EventTypes.CustomEvent)
+                    {
+                        // Any name the website reports is a category of a custom event; a blank one matches nothing.
+                        if (string.IsNullOrWhiteSpace(c)) Error(id, field + ".categories", "a custom event's name must not be blank");
+                    }
+                    else if (!allowed.Contains(c, StringComparer.OrdinalIgnoreCase))
+                    {
+                        Error(id, field + ".categories", allowed.Count == 0
+                            ? $"event type '{type}' has no categories, but '{c}' was given"
+                            : $"unknown category '{c}' for '{type}' (known: {string.Join(", ", allowed)})");
+                    }
                 }
             }
 
