@@ -66,7 +66,7 @@ public static partial class PerCallerRateLimiting
     /// A bucket refilled in steps of about a tenth of a second (one token per step for slow rates), so a caller that
     /// drained its burst gets permits back smoothly rather than once a second.
     /// </summary>
-    internal static TokenBucketRateLimiterOptions Bucket(CallerRateLimit limit)
+    public static TokenBucketRateLimiterOptions Bucket(CallerRateLimit limit)
     {
         var perSecond = limit.PermitsPerSecond!.Value;
         var tokens = Math.Max(1, (int)Math.Round(perSecond / 10));
