@@ -88,8 +88,11 @@ public static partial class PerCallerRateLimiting
         var caller = CallerOf(context) ?? "anonymous";
         var grpc = GrpcTrailersOnly.IsGrpcRequest(context.Request);
         Rejections.Add(1, new KeyValuePair<string, object?>("caller", caller), new KeyValuePair<string, object?>("protocol", grpc ? "grpc" : "http"));
-        LogRejected(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(PerCallerRateLimiting).FullName!),
-            caller, context.Request.Path, seconds);
+        if (LogWindow.For(caller).ShouldLog(Environment.TickCount64, out var suppressed))
+        {
+            LogRejected(context.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger(typeof(PerCallerRateLimiting).FullName!),
+                caller, context.Request.Path, seconds, suppressed);
+        }
 
         var message = $"rate limit exceeded for caller '{caller}'; retry after {seconds} s";
         context.Response.Headers.RetryAfter = seconds;
@@ -116,6 +119,39 @@ public static partial class PerCallerRateLimiting
             options.Problem() is { } problem ? ValidateOptionsResult.Fail($"{path}: {problem}") : ValidateOptionsResult.Success;
     }
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "Rate limit: refused {Caller} on {Path}; retry after {RetryAfterSeconds} s")]
-    private static partial void LogRejected(ILogger logger, string caller, string path, string retryAfterSeconds);
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Rate limit: refused {Caller} on {Path}; retry after {RetryAfterSeconds} s ({Suppressed} more refusals of this caller not logged since the last line)")]
+    private static partial void LogRejected(ILogger logger, string caller, string path, string retryAfterSeconds, long suppressed);
+
+    /// <summary>
+    /// At most one log line per caller per 10 s: a client hammering past its limit would otherwise write a line per
+    /// refused request (the counter has every one).
+    /// </summary>
+    private sealed class LogWindow
+    {
+        private const long WindowMs = 10_000;
+        private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, LogWindow> ByCaller = new(StringComparer.OrdinalIgnoreCase);
+        private long _loggedAt = long.MinValue;
+        private readonly Lock _gate = new();
+        private long _suppressed;
+
+        public static LogWindow For(string caller) => ByCaller.GetOrAdd(caller, _ => new LogWindow());
+
+        public bool ShouldLog(long nowMs, out long suppressed)
+        {
+            lock (_gate)
+            {
+                if (_loggedAt != long.MinValue && nowMs - _loggedAt < WindowMs)
+                {
+                    _suppressed++;
+                    suppressed = 0;
+                    return false;
+                }
+
+                _loggedAt = nowMs;
+                suppressed = _suppressed;
+                _suppressed = 0;
+                return true;
+            }
+        }
+    }
 }
