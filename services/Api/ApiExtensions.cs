@@ -24,7 +24,8 @@ public static class ApiExtensions
         builder.AddApiAuth();
         // Every request of this API is small: bodies and gRPC messages over the limits are refused before parsing.
         var limits = RequestLimits.From(builder.Configuration);
-        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes);
+        builder.Services.AddSingleton(limits);
+        builder.WebHost.ConfigureKestrel(k => k.Limits.MaxRequestBodySize = null);
         builder.Services.AddGrpc(o =>
         {
             o.EnableDetailedErrors = builder.Environment.IsDevelopment();
@@ -55,6 +56,7 @@ public static class ApiExtensions
     public static WebApplication MapApi(this WebApplication app)
     {
         var auth = app.Services.GetRequiredService<IOptions<ApiAuthOptions>>().Value;
+        RequestLimits.UseRequestBodyLimit(app, app.Services.GetRequiredService<RequestLimits>());
         app.UseMiddleware<GrpcErrorsAsProblemDetails>();
         // The UI is static files (no data) and always served; the document it loads follows Auth:AnonymousSwagger.
         app.UseSwaggerUI(o => o.SwaggerEndpoint("/swagger/v1/swagger.json", "ScoringPlatform v1"));

@@ -1,3 +1,6 @@
+using Microsoft.AspNetCore.Http.Features;
+using ScoringPlatform.ServiceDefaults;
+
 namespace ScoringPlatform.Api;
 
 /// <summary>
@@ -23,4 +26,15 @@ public sealed class RequestLimits
 
         return limits;
     }
+
+    /// <summary>First in the pipeline: non-gRPC requests get <see cref="MaxRequestBodyBytes"/> before anything reads.</summary>
+    public static IApplicationBuilder UseRequestBodyLimit(IApplicationBuilder app, RequestLimits limits) => app.Use((context, next) =>
+    {
+        if (!GrpcTrailersOnly.IsGrpcRequest(context.Request) && context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } body)
+        {
+            body.MaxRequestBodySize = limits.MaxRequestBodyBytes;
+        }
+
+        return next(context);
+    });
 }

@@ -144,6 +144,9 @@ public sealed class ApiAuthTests(AuthApiFixture fx) : IClassFixture<AuthApiFixtu
         scheme.GetProperty("type").GetString().Should().Be("http");
         scheme.GetProperty("scheme").GetString().Should().Be("bearer");
         document.RootElement.GetProperty("security")[0].TryGetProperty("ApiKey", out _).Should().BeTrue("every operation needs the key");
+        var feedback = document.RootElement.GetProperty("paths").GetProperty("/v1/leads/{lead_id}/feedback").GetProperty("post");
+        feedback.GetProperty("description").GetString().Should().Contain("feedback:write");
+        feedback.GetProperty("responses").EnumerateObject().Select(r => r.Name).Should().Contain(["401", "403", "413", "429"]);
 
         var health = await new Health.HealthClient(fx.Grpc(key: null)).CheckAsync(new HealthCheckRequest());
         health.Status.Should().Be(HealthCheckResponse.Types.ServingStatus.Serving);
@@ -216,6 +219,8 @@ public sealed class ApiAuthTests(AuthApiFixture fx) : IClassFixture<AuthApiFixtu
 
         var feedback = new SalesFeedback.SalesFeedbackClient(fx.Grpc(AuthApiFixture.OperatorKey));
         var overLimit = await Refused(() => feedback.RecordSalesFeedbackAsync(FeedbackRequest(actor: tooLong)).ResponseAsync, StatusCode.ResourceExhausted);
+        // Far over it too: Kestrel's body limit must not race grpc-dotnet's check (it would answer UNKNOWN).
+        await Refused(() => feedback.RecordSalesFeedbackAsync(FeedbackRequest(actor: new string('a', AuthApiFixture.BodyLimit * 16))).ResponseAsync, StatusCode.ResourceExhausted);
         // Under the limit the same call reaches the service, which refuses the actor's length for itself.
         await Refused(() => feedback.RecordSalesFeedbackAsync(FeedbackRequest(actor: new string('a', 1000))).ResponseAsync, StatusCode.InvalidArgument);
 
