@@ -25,6 +25,17 @@ cleanup() {
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
+# The development API key: SCORING_API_KEY if set, else a random key kept in $RUN_DIR/api-key (mode 600) so restarts
+# keep it. The Api gets it through its environment with every scope (admin); deploy/ configures hashed keys instead.
+dev_api_key() {
+  local file="$RUN_DIR/api-key"
+  if [ -n "${SCORING_API_KEY:-}" ]; then printf '%s' "$SCORING_API_KEY"; return; fi
+  if [ ! -s "$file" ]; then
+    (umask 077; head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$file")
+  fi
+  cat "$file"
+}
+
 # Per service: its project, health port and environment, so the supervisor can start it again.
 declare -A PROJECT HEALTH_PORT ENVS BACKOFF NEXT_START STARTED_AT HEALTHY
 
@@ -93,24 +104,32 @@ main() {
   # shellcheck disable=SC1091
   source "$RUN_DIR/infra.env"
   export ASPNETCORE_ENVIRONMENT="${ASPNETCORE_ENVIRONMENT:-Development}"
+  API_KEY="$(dev_api_key)"
+  case "$API_KEY" in *[!A-Za-z0-9._~-]*|'') die "SCORING_API_KEY may hold only letters, digits and . _ ~ -" ;; esac
 
   # Ingestion owns the event store schema (applies it on start); the others wait for it, as in deploy/k8s.
   start_service ingestion Ingestion "$INGESTION_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$INGESTION_PORT"
   start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT" \
     "EventStore__ApplySchemaOnStart=false"
   start_service api Api "$API_REST_PORT" "Kestrel__Endpoints__Rest__Url=http://127.0.0.1:$API_REST_PORT" \
-    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT" "EventStore__ApplySchemaOnStart=false"
+    "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT" "EventStore__ApplySchemaOnStart=false" \
+    "Auth__ApiKeys__0__Name=dev" "Auth__ApiKeys__0__Key=$API_KEY" "Auth__ApiKeys__0__Scopes__0=admin"
 
   cat <<INFO
 
   ScoringPlatform is up (Ctrl-C stops everything):
     gRPC (HTTP/2)     127.0.0.1:$API_GRPC_PORT   services scoringplatform.v1.LeadScoring, SalesFeedback, LeadQueries (reflection + grpc.health.v1 on)
     REST              http://127.0.0.1:$API_REST_PORT/v1/leads/{leadId}/verdict, POST /v1/leads/{leadId}/feedback, /v1/leads, /v1/leads/{leadId}/timeline
-    Swagger UI        http://127.0.0.1:$API_REST_PORT/swagger
+    Swagger UI        http://127.0.0.1:$API_REST_PORT/swagger   (Authorize: paste the API key)
+    API key (dev)     $API_KEY   (every scope; kept in $RUN_DIR/api-key)
     Health            http://127.0.0.1:{$API_REST_PORT,$INGESTION_PORT,$PROJECTIONS_PORT}/health/ready
     Kafka bootstrap   $Kafka__BootstrapServers   (also in $KAFKA_BOOTSTRAP_FILE)
     PostgreSQL        $ConnectionStrings__EventStore
     Logs              $RUN_DIR/logs/
+
+  Every gRPC and REST call needs the key (health, Swagger and grpc.health.v1 do not):
+    curl -s -H 'Authorization: Bearer $API_KEY' http://127.0.0.1:$API_REST_PORT/v1/leads/lead-42/verdict
+    grpcurl -plaintext -H 'authorization: Bearer $API_KEY' -d '{"lead_id":"lead-42"}' 127.0.0.1:$API_GRPC_PORT scoringplatform.v1.LeadScoring/GetVerdict
 
 INFO
   tail -n 0 -F "$RUN_DIR"/logs/{ingestion,projections,api}.log &

@@ -7,7 +7,6 @@ builder.AddApi();
 
 var app = builder.Build();
 app.MapApi();
-app.MapDefaultEndpoints();
 app.Run();
 
 public partial class Program;

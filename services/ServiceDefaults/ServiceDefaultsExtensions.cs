@@ -69,10 +69,15 @@ public static class ServiceDefaultsExtensions
     /// registered for its own dependencies is Healthy (Degraded means the service is not doing its job, e.g.
     /// Ingestion cannot store, so it is 503 too).
     /// </summary>
-    public static WebApplication MapDefaultEndpoints(this WebApplication app)
+    /// <param name="app">The application.</param>
+    /// <param name="anonymous">
+    /// Probes carry no credentials, so in a service that authenticates its callers the health endpoints stay open
+    /// unless this is false (then they take the service's default authorization policy like any other endpoint).
+    /// </param>
+    public static WebApplication MapDefaultEndpoints(this WebApplication app, bool anonymous = true)
     {
-        app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
-        app.MapHealthChecks("/health/ready", new HealthCheckOptions
+        var live = app.MapHealthChecks("/health/live", new HealthCheckOptions { Predicate = r => r.Tags.Contains(LiveTag) });
+        var ready = app.MapHealthChecks("/health/ready", new HealthCheckOptions
         {
             ResponseWriter = WriteHealthJson,
             ResultStatusCodes =
@@ -82,6 +87,12 @@ public static class ServiceDefaultsExtensions
                 [HealthStatus.Unhealthy] = StatusCodes.Status503ServiceUnavailable,
             },
         });
+        foreach (var endpoint in new[] { live, ready })
+        {
+            if (anonymous) endpoint.AllowAnonymous();
+            else endpoint.RequireAuthorization();
+        }
+
         return app;
     }
 

@@ -71,6 +71,7 @@ public class PlatformFixture : IAsyncLifetime
             ["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}",
             ["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{GrpcPort}",
         };
+        foreach (var (key, value) in TestApiKey.Settings()) api[key] = value;
         if (ClockFile is { } clock)
         {
             projections["Clock__File"] = clock;
@@ -80,9 +81,10 @@ public class PlatformFixture : IAsyncLifetime
         await StartAsync("Projections", projectionsPort, projections);
         await StartAsync("Api", RestPort, api);
 
-        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}");
+        // Every call carries the test key (the Api refuses calls without one).
+        Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{GrpcPort}", new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(new SocketsHttpHandler()) });
         Grpc = new LeadScoring.LeadScoringClient(Channel);
-        Rest = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{RestPort}") };
+        Rest = new HttpClient(TestApiKey.Handler(new SocketsHttpHandler())) { BaseAddress = new Uri($"http://127.0.0.1:{RestPort}") };
     }
 
     private async Task StartAsync(string project, int healthPort, Dictionary<string, string> environment)

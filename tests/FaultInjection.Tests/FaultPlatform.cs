@@ -97,7 +97,8 @@ public sealed class FaultPlatform : IAsyncDisposable
             var grpcPort = TestEnvironment.FreePort();
             environment["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{healthPort}";
             environment["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{grpcPort}";
-            Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}");
+            foreach (var (key, value) in TestApiKey.Settings()) environment[key] = value;
+            Channel = GrpcChannel.ForAddress($"http://127.0.0.1:{grpcPort}", new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(new SocketsHttpHandler()) });
             Grpc = new LeadScoring.LeadScoringClient(Channel);
         }
         else

@@ -28,12 +28,19 @@ public sealed class ApiFixture : WebApplicationFactory<ScoringPlatform.Api.Verdi
     {
         builder.UseSetting("ConnectionStrings:EventStore", TestEnvironment.PostgresConnectionString);
         builder.UseSetting("EventStore:Schema", Schema);
+        foreach (var (key, value) in TestApiKey.Settings(":")) builder.UseSetting(key, value);
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", TestApiKey.Key);
     }
 
     public IDocumentStore Store => Services.GetRequiredService<IDocumentStore>();
 
     public LeadScoring.LeadScoringClient GrpcClient() =>
-        new(GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Server.CreateHandler() }));
+        new(GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(Server.CreateHandler()) }));
 
     public Task InitializeAsync() => Task.CompletedTask;
 
@@ -161,14 +168,14 @@ public sealed class ApiTests(ApiFixture api) : IClassFixture<ApiFixture>
     public async Task Grpc_health_follows_readiness_so_a_failing_dependency_check_makes_it_NOT_SERVING()
     {
         var health = new Grpc.Health.V1.Health.HealthClient(
-            GrpcChannel.ForAddress(api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = api.Server.CreateHandler() }));
+            GrpcChannel.ForAddress(api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(api.Server.CreateHandler()) }));
         (await health.CheckAsync(new Grpc.Health.V1.HealthCheckRequest())).Status
             .Should().Be(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.Serving);
 
         await using var failing = api.WithWebHostBuilder(b => b.ConfigureTestServices(services =>
             services.AddHealthChecks().AddCheck("dependency", () => HealthCheckResult.Unhealthy("down"))));
         var failingHealth = new Grpc.Health.V1.Health.HealthClient(
-            GrpcChannel.ForAddress(failing.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = failing.Server.CreateHandler() }));
+            GrpcChannel.ForAddress(failing.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(failing.Server.CreateHandler()) }));
 
         (await failingHealth.CheckAsync(new Grpc.Health.V1.HealthCheckRequest())).Status
             .Should().Be(Grpc.Health.V1.HealthCheckResponse.Types.ServingStatus.NotServing);

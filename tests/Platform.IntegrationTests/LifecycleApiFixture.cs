@@ -38,7 +38,7 @@ public sealed class LifecycleApiFixture : IAsyncLifetime
     }
 
     private GrpcChannel Channel() =>
-        GrpcChannel.ForAddress(Api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Api.Server.CreateHandler() });
+        GrpcChannel.ForAddress(Api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(Api.Server.CreateHandler()) });
 
     public SalesFeedback.SalesFeedbackClient Feedback() => new(Channel());
     public LeadQueries.LeadQueriesClient Queries() => new(Channel());
@@ -78,12 +78,19 @@ public sealed class LifecycleApiFixture : IAsyncLifetime
     }
 }
 
-/// <summary>The Api on a given schema.</summary>
+/// <summary>The Api on a given schema, with the test key configured; its HTTP clients send the key.</summary>
 public sealed class SchemaApi(string schema) : WebApplicationFactory<ScoringPlatform.Api.Verdicts.LeadScoringService>
 {
     protected override void ConfigureWebHost(IWebHostBuilder builder)
     {
         builder.UseSetting("ConnectionStrings:EventStore", TestEnvironment.PostgresConnectionString);
         builder.UseSetting("EventStore:Schema", schema);
+        foreach (var (key, value) in TestApiKey.Settings(":")) builder.UseSetting(key, value);
+    }
+
+    protected override void ConfigureClient(HttpClient client)
+    {
+        base.ConfigureClient(client);
+        client.DefaultRequestHeaders.Authorization = new("Bearer", TestApiKey.Key);
     }
 }

@@ -304,7 +304,7 @@ public sealed class SalesFeedbackOnALaggingViewTests(ApiFixture api) : IClassFix
         }
 
         var client = new SalesFeedback.SalesFeedbackClient(Grpc.Net.Client.GrpcChannel.ForAddress(
-            api.Server.BaseAddress, new Grpc.Net.Client.GrpcChannelOptions { HttpHandler = api.Server.CreateHandler() }));
+            api.Server.BaseAddress, new Grpc.Net.Client.GrpcChannelOptions { HttpHandler = TestApiKey.Handler(api.Server.CreateHandler()) }));
         var accept = async () => await client.RecordSalesFeedbackAsync(new RecordSalesFeedbackRequest
         {
             LeadId = lead, Action = SalesActionType.Accept, Actor = "rep-bob", IdempotencyKey = "crm-2",

@@ -1,3 +1,4 @@
+using Microsoft.Extensions.Configuration;
 using ScoringPlatform.TestSupport;
 using YamlDotNet.RepresentationModel;
 
@@ -72,6 +73,39 @@ public class DeployManifestTests
         environments["Api"].Keys.Should().NotContain(k => k.StartsWith("Kafka__", StringComparison.Ordinal), "the api never talks to Kafka");
         environments.Where(e => e.Value.GetValueOrDefault("EventStore__ApplySchemaOnStart") != "false").Select(e => e.Key)
             .Should().Equal(["Ingestion"], "one service owns the event store schema, the others wait for it");
+    }
+
+    [Fact]
+    public void The_api_gets_hashed_api_keys_from_a_secret_that_the_api_accepts_and_never_runs_open()
+    {
+        var config = Documents(Path.Combine(Deploy, "k8s", "config.yaml"));
+        var deployment = Documents(Path.Combine(Deploy, "k8s", "api.yaml")).Single(d => ((YamlScalarNode)At(d, "kind")).Value == "Deployment");
+        var env = EnvironmentOf(deployment, config);
+        var container = (YamlMappingNode)((YamlSequenceNode)At(deployment, "spec", "template", "spec", "containers")).Children[0];
+        var secrets = ((YamlSequenceNode)At(container, "envFrom")).Children.Cast<YamlMappingNode>()
+            .Where(s => s.Children.ContainsKey(new YamlScalarNode("secretRef")))
+            .Select(s => ((YamlScalarNode)At(s, "secretRef", "name")).Value).ToList();
+        var keySecret = config.Single(d => ((YamlScalarNode)At(d, "kind")).Value == "Secret" &&
+            ((YamlMappingNode)At(d, "stringData")).Children.Keys.Any(k => ((YamlScalarNode)k).Value!.StartsWith("Auth__", StringComparison.Ordinal)));
+
+        secrets.Should().Contain(((YamlScalarNode)At(keySecret, "metadata", "name")).Value, "keys come from a Secret, not a ConfigMap");
+        env.Keys.Should().NotContain(k => k.EndsWith("__Key", StringComparison.Ordinal), "only digests are deployed");
+        env.Keys.Should().NotContain("Auth__Disabled");
+        var options = new ConfigurationBuilder()
+            .AddInMemoryCollection(env.Select(kv => new KeyValuePair<string, string?>(kv.Key.Replace("__", ":", StringComparison.Ordinal), kv.Value)))
+            .Build().GetSection("Auth").Get<ScoringPlatform.Api.Auth.ApiAuthOptions>()!;
+        options.ApiKeys.Should().NotBeEmpty();
+        ScoringPlatform.Api.Auth.ApiKeyStore.Build(options.ApiKeys).Problems.Should().BeEmpty();
+        options.ApiKeys.Should().OnlyContain(k => k.KeyHash != null && k.Key == null);
+    }
+
+    [Fact]
+    public void The_compose_api_needs_a_key_digest_to_start()
+    {
+        var compose = Documents(Path.Combine(Deploy, "compose.yaml"))[0];
+        var env = (YamlMappingNode)At(compose, "services", "api", "environment");
+        ((YamlScalarNode)At(env, "Auth__ApiKeys__0__KeyHash")).Value.Should().StartWith("${SCORING_API_KEY_HASH:?", "compose refuses to start the api without it");
+        env.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().NotContain("Auth__Disabled");
     }
 
     [Fact]

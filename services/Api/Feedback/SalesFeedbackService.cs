@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using System.Globalization;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
@@ -5,10 +6,12 @@ using ScoringPlatform.Api.V1;
 using ScoringPlatform.Api.Verdicts;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Scoring.Lifecycle;
+using ScoringPlatform.Api.Auth;
 
 namespace ScoringPlatform.Api.Feedback;
 
 /// <summary>gRPC (and REST) sales feedback: validates the request, then <see cref="SalesFeedbackRecorder"/> decides and stores it.</summary>
+[Authorize(Policy = ApiScopes.FeedbackWrite)]
 public sealed partial class SalesFeedbackService(SalesFeedbackRecorder recorder, TimeProvider clock, ILogger<SalesFeedbackService> logger)
     : V1.SalesFeedback.SalesFeedbackBase
 {

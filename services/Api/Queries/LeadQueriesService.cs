@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using System.Globalization;
 using System.Text;
 using System.Text.Json;
@@ -14,6 +15,7 @@ using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.ReadModel;
 using Domain = ScoringPlatform.Scoring;
+using ScoringPlatform.Api.Auth;
 
 namespace ScoringPlatform.Api.Queries;
 
@@ -21,6 +23,7 @@ namespace ScoringPlatform.Api.Queries;
 /// Lead lists over the score views' duplicated columns (stage, tier, mql_entered_at, sla_due_at; indexed, see
 /// LeadEventStore), with keyset paging, and one lead's timeline from its stream and the lifecycle outbox.
 /// </summary>
+[Authorize(Policy = ApiScopes.LeadsRead)]
 public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
     : LeadQueries.LeadQueriesBase
 {

@@ -1,12 +1,14 @@
 using System.Text.Json;
 using Grpc.Core;
+using Microsoft.AspNetCore.Http.Features;
 using Microsoft.AspNetCore.Mvc;
 
 namespace ScoringPlatform.Api.Rest;
 
 /// <summary>
 /// JSON transcoding answers errors with a google.rpc.Status body; REST clients get RFC 7807 problem JSON
-/// instead (same HTTP status, except FAILED_PRECONDITION as 409; the gRPC status name kept as an extension). gRPC calls are not touched.
+/// instead (same HTTP status, except FAILED_PRECONDITION as 409; the gRPC status name kept as an extension). gRPC calls are not touched;
+/// responses that already are problem JSON pass through.
 /// </summary>
 public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
 {
@@ -19,6 +21,17 @@ public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
             return;
         }
 
+        // A body over Kestrel's MaxRequestBodySize: transcoding turns the read failure into INVALID_ARGUMENT (400);
+        // REST clients get 413. Known lengths are refused before anything reads; chunked ones when the read fails.
+        var limit = context.Features.Get<IHttpMaxRequestBodySizeFeature>()?.MaxRequestBodySize;
+        if (limit is { } max && context.Request.ContentLength > max)
+        {
+            await WriteTooLargeAsync(context, max);
+            return;
+        }
+
+        var body = new BodySizeObserver(context.Request.Body);
+        context.Request.Body = body;
         var original = context.Response.Body;
         await using var buffer = new MemoryStream();
         context.Response.Body = buffer;
@@ -31,7 +44,16 @@ public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
             context.Response.Body = original;
         }
 
-        if (context.Response.StatusCode < 400)
+        if (body.TooLarge && limit is { } exceeded)
+        {
+            context.Response.Clear();
+            await WriteTooLargeAsync(context, exceeded);
+            return;
+        }
+
+        // Below 400, or already problem JSON (auth, rate limit and size refusals write their own): passed through.
+        if (context.Response.StatusCode < 400 ||
+            context.Response.ContentType?.StartsWith("application/problem+json", StringComparison.Ordinal) == true)
         {
             buffer.Position = 0;
             await buffer.CopyToAsync(original, context.RequestAborted);
@@ -57,6 +79,16 @@ public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
         await context.Response.WriteAsJsonAsync(problem, (JsonSerializerOptions?)null, "application/problem+json", context.RequestAborted);
     }
 
+    private static Task WriteTooLargeAsync(HttpContext context, long max) =>
+        Results.Problem(
+            detail: $"the request body is larger than {max} bytes (RequestLimits:MaxRequestBodyBytes)",
+            instance: context.Request.Path,
+            statusCode: StatusCodes.Status413PayloadTooLarge,
+            title: "Payload too large",
+            type: "https://httpstatuses.io/413",
+            extensions: new Dictionary<string, object?> { ["traceId"] = System.Diagnostics.Activity.Current?.TraceId.ToString() })
+            .ExecuteAsync(context);
+
     private static (StatusCode? Code, string? Message) ReadStatus(byte[] body)
     {
         try
@@ -81,4 +113,52 @@ public sealed class GrpcErrorsAsProblemDetails(RequestDelegate next)
         503 => "Service unavailable",
         _ => "Request failed",
     };
+}
+
+/// <summary>Passes reads through and notes when Kestrel refused one because the body exceeded its size limit.</summary>
+internal sealed class BodySizeObserver(Stream inner) : Stream
+{
+    public bool TooLarge { get; private set; }
+
+    public override bool CanRead => true;
+    public override bool CanSeek => false;
+    public override bool CanWrite => false;
+    public override long Length => throw new NotSupportedException();
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override int Read(byte[] buffer, int offset, int count) => Observe(() => inner.Read(buffer, offset, count));
+
+    public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+        ReadAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+    public override async ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            return await inner.ReadAsync(buffer, cancellationToken);
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            TooLarge = true;
+            throw;
+        }
+    }
+
+    private int Observe(Func<int> read)
+    {
+        try
+        {
+            return read();
+        }
+        catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
+        {
+            TooLarge = true;
+            throw;
+        }
+    }
+
+    public override void Flush() => throw new NotSupportedException();
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+    public override void SetLength(long value) => throw new NotSupportedException();
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 }

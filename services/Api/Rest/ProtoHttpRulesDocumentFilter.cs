@@ -15,6 +15,18 @@ public sealed partial class ProtoHttpRulesDocumentFilter : IDocumentFilter
 {
     private static readonly Google.Protobuf.Reflection.ServiceDescriptor[] Services = [V1.LeadScoring.Descriptor, V1.SalesFeedback.Descriptor, V1.LeadQueries.Descriptor];
 
+    // The scope each service needs, read from its implementation's [Authorize] so the document cannot disagree with it.
+    private static readonly Dictionary<string, string?> ScopeOf = new()
+    {
+        [V1.LeadScoring.Descriptor.FullName] = PolicyOf(typeof(Verdicts.LeadScoringService)),
+        [V1.SalesFeedback.Descriptor.FullName] = PolicyOf(typeof(Feedback.SalesFeedbackService)),
+        [V1.LeadQueries.Descriptor.FullName] = PolicyOf(typeof(Queries.LeadQueriesService)),
+    };
+
+    private static string? PolicyOf(Type service) =>
+        service.GetCustomAttributes(typeof(Microsoft.AspNetCore.Authorization.AuthorizeAttribute), true)
+            .Cast<Microsoft.AspNetCore.Authorization.AuthorizeAttribute>().FirstOrDefault()?.Policy;
+
     public void Apply(OpenApiDocument swaggerDoc, DocumentFilterContext context)
     {
         swaggerDoc.Paths ??= new OpenApiPaths();
@@ -36,10 +48,12 @@ public sealed partial class ProtoHttpRulesDocumentFilter : IDocumentFilter
                 if (verb is null || template is null) continue;
 
                 var routeFields = RouteParameter().Matches(template).Select(m => m.Groups[1].Value).ToHashSet();
+                var scope = ScopeOf.GetValueOrDefault(service.FullName);
                 var operation = new OpenApiOperation
                 {
                     OperationId = method.Name,
                     Summary = $"{service.Name}.{method.Name} (gRPC: {service.FullName}/{method.Name})",
+                    Description = scope is null ? null : $"Needs an API key with the scope `{scope}` (or `*`).",
                     Tags = new HashSet<OpenApiTagReference> { new(service.Name, swaggerDoc) },
                     Parameters = [],
                     Responses = new OpenApiResponses
@@ -48,6 +62,10 @@ public sealed partial class ProtoHttpRulesDocumentFilter : IDocumentFilter
                         ["400"] = ProblemResponse("Invalid argument (gRPC INVALID_ARGUMENT)"),
                         ["404"] = ProblemResponse("Not found (gRPC NOT_FOUND)"),
                         ["409"] = ProblemResponse("Conflict with the lead's current state (gRPC FAILED_PRECONDITION)"),
+                        ["401"] = ProblemResponse("No API key, or an unknown one (gRPC UNAUTHENTICATED)"),
+                        ["403"] = ProblemResponse($"The API key lacks the scope {scope} (gRPC PERMISSION_DENIED)"),
+                        ["413"] = ProblemResponse("The request body is over RequestLimits:MaxRequestBodyBytes"),
+                        ["429"] = ProblemResponse("The key's rate limit is exhausted; Retry-After says when to retry (gRPC RESOURCE_EXHAUSTED)"),
                     },
                 };
                 if (!string.IsNullOrEmpty(rule.Body))

@@ -1,3 +1,4 @@
+using Microsoft.AspNetCore.Authorization;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Marten;
@@ -6,10 +7,12 @@ using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.Scoring.Lifecycle;
+using ScoringPlatform.Api.Auth;
 
 namespace ScoringPlatform.Api.Verdicts;
 
 /// <summary>gRPC (and, through transcoding, REST) verdicts computed from the lead's score view at any instant.</summary>
+[Authorize(Policy = ApiScopes.VerdictsRead)]
 public sealed class LeadScoringService(IQuerySession session, ScoringModelProvider models, TimeProvider clock)
     : LeadScoring.LeadScoringBase
 {

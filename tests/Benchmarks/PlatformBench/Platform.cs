@@ -35,6 +35,8 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         {
             env["Kestrel__Endpoints__Rest__Url"] = $"http://127.0.0.1:{RestPort}";
             env["Kestrel__Endpoints__Grpc__Url"] = $"http://127.0.0.1:{GrpcPort}";
+            // The bench key: every scope, and a rate limit far above any rate the bench offers.
+            foreach (var (key, value) in TestApiKey.Settings()) env[key] = value;
         }
         else
         {

@@ -167,7 +167,7 @@ if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
 
     var load = Process.Start(new ProcessStartInfo("dotnet",
     [
-        verdictLoad, "--grpc", $"http://127.0.0.1:{platform.GrpcPort}", "--rest", $"http://127.0.0.1:{platform.RestPort}",
+        verdictLoad, "--grpc", $"http://127.0.0.1:{platform.GrpcPort}", "--rest", $"http://127.0.0.1:{platform.RestPort}", "--api-key", TestApiKey.Key,
         "--leads", leadsFile, "--rates", ArgText("--verdict-rates", "1000,5000,10000"), "--duration", "10s", "--warmup", "3s",
         .. (output.Length > 0 ? new[] { "--output", output } : []),
     ]))!;
@@ -269,7 +269,7 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
         }
     });
 
-    using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{platform.GrpcPort}");
+    using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{platform.GrpcPort}", new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(new SocketsHttpHandler()) });
     var client = new LeadScoring.LeadScoringClient(channel);
     var toStored = new ConcurrentBag<double>();
     var toVerdict = new ConcurrentBag<double>();

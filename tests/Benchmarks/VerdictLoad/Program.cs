@@ -6,6 +6,7 @@ using ScoringPlatform.Benchmarks.VerdictLoad;
 const string Usage = """
     usage: VerdictLoad [--grpc URL] [--rest URL] --leads FILE [--rates 1000,5000,10000] [--duration 10s] [--warmup 3s]
                        [--output FILE.md] [--channels 2] [--rest-connections 128] [--max-in-flight 2000] [--timeout 5s]
+                       [--api-key KEY]
       --grpc URL           the Api's gRPC endpoint (h2c), e.g. http://127.0.0.1:5081
       --rest URL           the Api's REST endpoint, e.g. http://127.0.0.1:5080
       --leads FILE         lead ids that exist, one per line (requests take them round-robin)
@@ -16,6 +17,8 @@ const string Usage = """
       --rest-connections N most HTTP/1.1 connections for REST
       --max-in-flight N    outstanding requests beyond which due requests are dropped (counted as errors)
       --timeout T          per-request deadline (failures count as errors)
+      --api-key KEY        sent as Authorization: Bearer KEY to every target (default: $SCORING_API_KEY); give the
+                           key a rate limit above the offered rate (RateLimiting:Callers:<name>) or it measures the limiter
     Without --grpc and --rest only the baselines run.
     """;
 
@@ -26,7 +29,7 @@ for (int i = 0; i < args.Length; i++)
     if (!args[i].StartsWith("--", StringComparison.Ordinal) || i + 1 >= args.Length) { Console.Error.WriteLine($"bad argument '{args[i]}'\n{Usage}"); return 2; }
     options[args[i][2..]] = args[++i];
 }
-string[] known = ["grpc", "rest", "leads", "rates", "duration", "warmup", "output", "channels", "rest-connections", "max-in-flight", "timeout"];
+string[] known = ["grpc", "rest", "leads", "rates", "duration", "warmup", "output", "channels", "rest-connections", "max-in-flight", "timeout", "api-key"];
 if (options.Keys.FirstOrDefault(k => !known.Contains(k)) is { } unknown) { Console.Error.WriteLine($"unknown option --{unknown}\n{Usage}"); return 2; }
 
 Uri? grpcUrl = options.TryGetValue("grpc", out var g) ? new Uri(g) : null;
@@ -41,6 +44,8 @@ int channels = int.Parse(options.GetValueOrDefault("channels") ?? "2", CultureIn
 int restConnections = int.Parse(options.GetValueOrDefault("rest-connections") ?? "128", CultureInfo.InvariantCulture);
 int maxInFlight = int.Parse(options.GetValueOrDefault("max-in-flight") ?? "2000", CultureInfo.InvariantCulture);
 string? output = options.GetValueOrDefault("output");
+// The baselines get the same header, so both sides of each comparison carry the same bytes.
+string? apiKey = options.GetValueOrDefault("api-key") ?? Environment.GetEnvironmentVariable("SCORING_API_KEY");
 
 List<string> leads;
 if (options.TryGetValue("leads", out var leadsFile))
@@ -55,11 +60,11 @@ if (rates.Length == 0 || rates.Any(x => x <= 0)) { Console.Error.WriteLine("--ra
 await using var baseline = await BaselineServer.StartAsync();
 var targets = new List<LoadTarget>
 {
-    new GrpcTarget("empty gRPC handler", true, baseline.GrpcAddress, leads, channels, timeout),
+    new GrpcTarget("empty gRPC handler", true, baseline.GrpcAddress, leads, channels, timeout, apiKey),
 };
-if (grpcUrl is not null) targets.Add(new GrpcTarget($"Api gRPC ({grpcUrl.Authority})", false, grpcUrl, leads, channels, timeout));
-targets.Add(new RestTarget("empty REST handler", true, baseline.RestAddress, leads, restConnections, timeout));
-if (restUrl is not null) targets.Add(new RestTarget($"Api REST ({restUrl.Authority})", false, restUrl, leads, restConnections, timeout));
+if (grpcUrl is not null) targets.Add(new GrpcTarget($"Api gRPC ({grpcUrl.Authority})", false, grpcUrl, leads, channels, timeout, apiKey));
+targets.Add(new RestTarget("empty REST handler", true, baseline.RestAddress, leads, restConnections, timeout, apiKey));
+if (restUrl is not null) targets.Add(new RestTarget($"Api REST ({restUrl.Authority})", false, restUrl, leads, restConnections, timeout, apiKey));
 
 try
 {

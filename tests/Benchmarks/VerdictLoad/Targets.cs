@@ -31,11 +31,13 @@ internal sealed class GrpcTarget : LoadTarget
     private readonly LeadScoring.LeadScoringClient[] _clients;
     private readonly GetVerdictRequest[] _requests;
     private readonly TimeSpan _timeout;
+    private readonly Metadata? _headers;
 
-    public GrpcTarget(string name, bool isBaseline, Uri address, IReadOnlyList<string> leadIds, int channels, TimeSpan timeout)
+    public GrpcTarget(string name, bool isBaseline, Uri address, IReadOnlyList<string> leadIds, int channels, TimeSpan timeout, string? apiKey)
         : base(name, "gRPC", isBaseline)
     {
         _timeout = timeout;
+        _headers = apiKey is null ? null : new Metadata { { "authorization", "Bearer " + apiKey } };
         _requests = leadIds.Select(id => new GetVerdictRequest { LeadId = id }).ToArray();
         _channels = Enumerable.Range(0, Math.Max(1, channels)).Select(_ => GrpcChannel.ForAddress(address, new GrpcChannelOptions
         {
@@ -57,7 +59,7 @@ internal sealed class GrpcTarget : LoadTarget
         var request = _requests[(int)(seq % _requests.Length)];
         try
         {
-            using var call = client.GetVerdictAsync(request, deadline: DateTime.UtcNow + _timeout);
+            using var call = client.GetVerdictAsync(request, _headers, deadline: DateTime.UtcNow + _timeout);
             await call.ResponseAsync.ConfigureAwait(false);
             return null;
         }
@@ -79,7 +81,7 @@ internal sealed class RestTarget : LoadTarget
     private readonly HttpClient _http;
     private readonly Uri[] _uris;
 
-    public RestTarget(string name, bool isBaseline, Uri baseAddress, IReadOnlyList<string> leadIds, int maxConnections, TimeSpan timeout)
+    public RestTarget(string name, bool isBaseline, Uri baseAddress, IReadOnlyList<string> leadIds, int maxConnections, TimeSpan timeout, string? apiKey)
         : base(name, "REST", isBaseline)
     {
         _uris = leadIds.Select(id => new Uri(baseAddress, $"/v1/leads/{Uri.EscapeDataString(id)}/verdict")).ToArray();
@@ -96,6 +98,7 @@ internal sealed class RestTarget : LoadTarget
             DefaultRequestVersion = HttpVersion.Version11,
             DefaultVersionPolicy = HttpVersionPolicy.RequestVersionExact,
         };
+        if (apiKey is not null) _http.DefaultRequestHeaders.Authorization = new System.Net.Http.Headers.AuthenticationHeaderValue("Bearer", apiKey);
     }
 
     public override async Task<string?> SendAsync(long seq)
