@@ -1,0 +1,132 @@
+using ScoringPlatform.Contracts;
+
+namespace ScoringPlatform.Tracking.Mapping;
+
+/// <summary>
+/// Reads a website's own words for a page ("Pricing", "Case Studies", "/docs/getting-started") as one of the contract's
+/// page categories. Sites name their sections freely; the model scores only the closed list, so the common names of
+/// each section are listed here and everything else is <c>other</c>.
+/// </summary>
+public static class PageCategoryNames
+{
+    private static readonly Dictionary<string, string> Aliases = Build(new()
+    {
+        [PageCategories.Pricing] = ["pricing", "price", "prices", "plans", "plans pricing", "plans and pricing", "pricing plans"],
+        [PageCategories.Product] = ["product", "products", "features", "feature", "platform", "solutions", "solution", "integrations", "product tour", "tour"],
+        [PageCategories.Blog] = ["blog", "blogs", "blog post", "article", "articles", "news", "insights"],
+        [PageCategories.CaseStudy] = ["case study", "case studies", "customer story", "customer stories", "customers", "success stories", "testimonials"],
+        [PageCategories.Docs] = ["docs", "doc", "documentation", "developers", "developer", "api", "api reference", "guides", "guide", "help", "help center", "support", "knowledge base", "kb"],
+        [PageCategories.Careers] = ["careers", "career", "jobs", "job", "hiring", "join us", "work with us"],
+        [PageCategories.Other] = ["other"],
+    });
+
+    /// <summary>The category a name stands for, or null when it names none (the caller then tries its next clue).</summary>
+    public static string? Recognise(string? name) =>
+        name is null ? null : Aliases.GetValueOrDefault(TrackNames.Normalise(name));
+
+    /// <summary>The category of the first path segment of a URL or path (<c>https://x.io/pricing?a=1</c>, <c>/blog/post</c>), or null.</summary>
+    public static string? FromPath(string? urlOrPath)
+    {
+        if (string.IsNullOrWhiteSpace(urlOrPath)) return null;
+        var path = Uri.TryCreate(urlOrPath, UriKind.Absolute, out var uri) && uri.Scheme is "http" or "https" ? uri.AbsolutePath : urlOrPath;
+        var cut = path.IndexOfAny(['?', '#']);
+        if (cut >= 0) path = path[..cut];
+        var first = path.Split('/', StringSplitOptions.RemoveEmptyEntries).FirstOrDefault();
+        return first is null ? null : Recognise(Uri.UnescapeDataString(first));
+    }
+
+    private static Dictionary<string, string> Build(Dictionary<string, string[]> table) =>
+        table.SelectMany(e => e.Value.Select(alias => (Alias: TrackNames.Normalise(alias), Category: e.Key)))
+            .ToDictionary(x => x.Alias, x => x.Category, StringComparer.Ordinal);
+}
+
+/// <summary>What a known <c>track</c> event name becomes: an engagement type, and the form type for forms.</summary>
+public sealed record TrackMapping(string Type, string? FormType = null);
+
+/// <summary>
+/// Known <c>track</c> event names (Segment's B2B and email spec names, common variants, and the contract's own type
+/// names). Matching ignores case and separators, so "Demo Requested", "demo_requested" and "demo-requested" agree. Any
+/// other name is a <c>custom_event</c> carrying the name.
+/// </summary>
+public static class TrackNames
+{
+    private static readonly TrackMapping Demo = new(EngagementEventTypes.FormSubmitted, FormTypes.DemoRequest);
+    private static readonly TrackMapping ContactSales = new(EngagementEventTypes.FormSubmitted, FormTypes.ContactSales);
+    private static readonly TrackMapping Newsletter = new(EngagementEventTypes.FormSubmitted, FormTypes.Newsletter);
+    private static readonly TrackMapping Form = new(EngagementEventTypes.FormSubmitted);
+
+    private static readonly Dictionary<string, TrackMapping> Known = new Dictionary<string, TrackMapping>
+    {
+        ["Demo Requested"] = Demo,
+        ["Demo Request Submitted"] = Demo,
+        ["Request Demo"] = Demo,
+        ["Contact Sales Submitted"] = ContactSales,
+        ["Contact Sales"] = ContactSales,
+        ["Sales Contact Requested"] = ContactSales,
+        ["Newsletter Subscribed"] = Newsletter,
+        ["Newsletter Signed Up"] = Newsletter,
+        ["Form Submitted"] = Form,
+        ["Whitepaper Downloaded"] = new(EngagementEventTypes.ContentDownloaded),
+        ["Content Downloaded"] = new(EngagementEventTypes.ContentDownloaded),
+        ["Ebook Downloaded"] = new(EngagementEventTypes.ContentDownloaded),
+        ["Webinar Registered"] = new(EngagementEventTypes.WebinarRegistered),
+        ["Webinar Attended"] = new(EngagementEventTypes.WebinarAttended),
+        ["Email Opened"] = new(EngagementEventTypes.EmailOpened),
+        ["Email Link Clicked"] = new(EngagementEventTypes.EmailClicked),
+        ["Email Clicked"] = new(EngagementEventTypes.EmailClicked),
+        ["Trial Started"] = new(EngagementEventTypes.TrialStarted),
+        ["Unsubscribed"] = new(EngagementEventTypes.Unsubscribed),
+        ["Email Unsubscribed"] = new(EngagementEventTypes.Unsubscribed),
+        // The contract's own names, for producers that already speak it ("page_viewed" needs properties.category).
+        [EngagementEventTypes.PageViewed] = new(EngagementEventTypes.PageViewed),
+        [EngagementEventTypes.ContentDownloaded] = new(EngagementEventTypes.ContentDownloaded),
+        [EngagementEventTypes.WebinarRegistered] = new(EngagementEventTypes.WebinarRegistered),
+        [EngagementEventTypes.WebinarAttended] = new(EngagementEventTypes.WebinarAttended),
+        [EngagementEventTypes.EmailOpened] = new(EngagementEventTypes.EmailOpened),
+        [EngagementEventTypes.EmailClicked] = new(EngagementEventTypes.EmailClicked),
+        [EngagementEventTypes.FormSubmitted] = Form,
+        [EngagementEventTypes.TrialStarted] = new(EngagementEventTypes.TrialStarted),
+        [EngagementEventTypes.Unsubscribed] = new(EngagementEventTypes.Unsubscribed),
+        [EngagementEventTypes.SalesContacted] = new(EngagementEventTypes.SalesContacted),
+    }.ToDictionary(e => Normalise(e.Key), e => e.Value, StringComparer.Ordinal);
+
+    private static readonly Dictionary<string, string> FormTypeNames = new Dictionary<string, string>
+    {
+        ["demo_request"] = FormTypes.DemoRequest,
+        ["demo"] = FormTypes.DemoRequest,
+        ["request demo"] = FormTypes.DemoRequest,
+        ["contact_sales"] = FormTypes.ContactSales,
+        ["sales"] = FormTypes.ContactSales,
+        ["newsletter"] = FormTypes.Newsletter,
+        ["other"] = FormTypes.Other,
+    }.ToDictionary(e => Normalise(e.Key), e => e.Value, StringComparer.Ordinal);
+
+    /// <summary>The mapping of a known name, or null (then the call is a <c>custom_event</c>).</summary>
+    public static TrackMapping? Find(string eventName) => Known.GetValueOrDefault(Normalise(eventName));
+
+    /// <summary>A form's own words for its kind read as the contract's form types; unknown kinds are <c>other</c>.</summary>
+    public static string FormType(string? name) =>
+        name is null ? FormTypes.Other : FormTypeNames.GetValueOrDefault(Normalise(name), FormTypes.Other);
+
+    /// <summary>Lower case, every run of characters other than letters and digits one space, trimmed.</summary>
+    public static string Normalise(string name)
+    {
+        var builder = new System.Text.StringBuilder(name.Length);
+        var pendingSpace = false;
+        foreach (var c in name)
+        {
+            if (char.IsLetterOrDigit(c))
+            {
+                if (pendingSpace && builder.Length > 0) builder.Append(' ');
+                builder.Append(char.ToLowerInvariant(c));
+                pendingSpace = false;
+            }
+            else
+            {
+                pendingSpace = true;
+            }
+        }
+
+        return builder.ToString();
+    }
+}
