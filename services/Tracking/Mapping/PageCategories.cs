@@ -55,7 +55,7 @@ public static class TrackNames
     private static readonly TrackMapping Newsletter = new(EngagementEventTypes.FormSubmitted, FormTypes.Newsletter);
     private static readonly TrackMapping Form = new(EngagementEventTypes.FormSubmitted);
 
-    private static readonly Dictionary<string, TrackMapping> Known = new Dictionary<string, TrackMapping>
+    private static readonly Dictionary<string, TrackMapping> Known = ByNormalisedName(new Dictionary<string, TrackMapping>
     {
         ["Demo Requested"] = Demo,
         ["Demo Request Submitted"] = Demo,
@@ -88,7 +88,7 @@ public static class TrackNames
         [EngagementEventTypes.TrialStarted] = new(EngagementEventTypes.TrialStarted),
         [EngagementEventTypes.Unsubscribed] = new(EngagementEventTypes.Unsubscribed),
         [EngagementEventTypes.SalesContacted] = new(EngagementEventTypes.SalesContacted),
-    }.ToDictionary(e => Normalise(e.Key), e => e.Value, StringComparer.Ordinal);
+    });
 
     private static readonly Dictionary<string, string> FormTypeNames = new Dictionary<string, string>
     {
@@ -100,6 +100,19 @@ public static class TrackNames
         ["newsletter"] = FormTypes.Newsletter,
         ["other"] = FormTypes.Other,
     }.ToDictionary(e => Normalise(e.Key), e => e.Value, StringComparer.Ordinal);
+
+    /// <summary>"Content Downloaded" and "content_downloaded" are one key; two names that meet must agree.</summary>
+    private static Dictionary<string, TrackMapping> ByNormalisedName(Dictionary<string, TrackMapping> table)
+    {
+        var byKey = new Dictionary<string, TrackMapping>(StringComparer.Ordinal);
+        foreach (var (name, mapping) in table)
+        {
+            if (!byKey.TryAdd(Normalise(name), mapping) && byKey[Normalise(name)] != mapping)
+                throw new InvalidOperationException($"track name '{name}' maps two ways");
+        }
+
+        return byKey;
+    }
 
     /// <summary>The mapping of a known name, or null (then the call is a <c>custom_event</c>).</summary>
     public static TrackMapping? Find(string eventName) => Known.GetValueOrDefault(Normalise(eventName));
