@@ -127,23 +127,36 @@ public sealed partial class TrackingHandler(
         }
     }
 
-    /// <summary>The body, or null when it exceeds <paramref name="limit"/> (Kestrel stops reading at the limit).</summary>
+    /// <summary>
+    /// The body, or null when it exceeds <paramref name="limit"/>. An oversized body is still read to its end (up to
+    /// <see cref="DrainLimit"/>, where Kestrel stops it): a client still writing when the answer comes would see a
+    /// broken connection instead of the 400 that tells it not to retry.
+    /// </summary>
     private static async Task<byte[]?> ReadBodyAsync(HttpContext http, int limit)
     {
-        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature) feature.MaxRequestBodySize = limit;
-        if (http.Request.ContentLength > limit) return null;
+        if (http.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } feature) feature.MaxRequestBodySize = Math.Max(DrainLimit, limit);
         using var buffer = new MemoryStream();
+        var chunk = new byte[16 * 1024];
+        long total = 0;
         try
         {
-            await http.Request.Body.CopyToAsync(buffer, http.RequestAborted);
+            int read;
+            while ((read = await http.Request.Body.ReadAsync(chunk, http.RequestAborted)) > 0)
+            {
+                total += read;
+                if (total <= limit) buffer.Write(chunk, 0, read);
+            }
         }
         catch (BadHttpRequestException ex) when (ex.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             return null;
         }
 
-        return buffer.Length > limit ? null : buffer.ToArray();
+        return total > limit ? null : buffer.ToArray();
     }
+
+    /// <summary>How much of an oversized body is read (and discarded) so its sender still gets the 400.</summary>
+    private const int DrainLimit = 4 * 1024 * 1024;
 
     private IResult Refuse(string source, string code, string message, int? index = null, string? field = null)
     {
