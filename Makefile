@@ -4,7 +4,7 @@
 CONFIGURATION ?= Release
 export CONFIGURATION
 
-run: ## Start PostgreSQL, the dev broker and the three services; Ctrl-C stops everything
+run: ## Start PostgreSQL, the dev broker and the four services (Ingestion, Projections, Api, Tracking); Ctrl-C stops everything
 	@bash scripts/run.sh
 
 test: ## Unit, integration and end-to-end tests on real PostgreSQL and the Kafka protocol

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# `make run`: installs what is missing, starts the embedded infrastructure and the three services as
+# `make run`: installs what is missing, starts the embedded infrastructure and the four services as
 # separate processes, waits until each is healthy and prints the endpoints. A service that exits is restarted
 # (see supervise); Ctrl-C or SIGTERM stops all of it.
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -8,7 +8,8 @@ API_REST_PORT="${SCORING_API_REST_PORT:-5080}"
 API_GRPC_PORT="${SCORING_API_GRPC_PORT:-5081}"
 INGESTION_PORT="${SCORING_INGESTION_PORT:-5082}"
 PROJECTIONS_PORT="${SCORING_PROJECTIONS_PORT:-5083}"
-SERVICES=(ingestion projections api)
+TRACKING_PORT="${SCORING_TRACKING_PORT:-5084}"
+SERVICES=(ingestion projections api tracking)
 TAIL_PID=""
 
 cleanup() {
@@ -18,7 +19,7 @@ cleanup() {
   set +e
   log "stopping..."
   [ -n "$TAIL_PID" ] && kill "$TAIL_PID" 2>/dev/null || true
-  for svc in api projections ingestion; do "$ROOT/scripts/infra.sh" stop-pidfile "$RUN_DIR/$svc.pid"; done
+  for svc in tracking api projections ingestion; do "$ROOT/scripts/infra.sh" stop-pidfile "$RUN_DIR/$svc.pid"; done
   "$ROOT/scripts/infra.sh" down
   log "stopped"
 }
@@ -115,6 +116,13 @@ main() {
     "Kestrel__Endpoints__Grpc__Url=http://127.0.0.1:$API_GRPC_PORT" "EventStore__ApplySchemaOnStart=false" \
     "Auth__ApiKeys__0__Name=dev" "Auth__ApiKeys__0__Key=$API_KEY" "Auth__ApiKeys__0__Scopes__0=admin"
 
+  # The tracking endpoint's dev write key: random per checkout, kept with the other run state.
+  local write_key_file="$RUN_DIR/tracking.writekey" write_key
+  [ -s "$write_key_file" ] || (umask 077; head -c 24 /dev/urandom | base64 | tr -d '/+=' >"$write_key_file")
+  write_key="$(cat "$write_key_file")"
+  start_service tracking Tracking "$TRACKING_PORT" "Kestrel__Endpoints__Http__Url=http://127.0.0.1:$TRACKING_PORT" \
+    "Tracking__Sources__0__Name=website" "Tracking__Sources__0__WriteKey=$write_key"
+
   cat <<INFO
 
   ScoringPlatform is up (Ctrl-C stops everything):
@@ -122,7 +130,10 @@ main() {
     REST              http://127.0.0.1:$API_REST_PORT/v1/leads/{leadId}/verdict, POST /v1/leads/{leadId}/feedback, /v1/leads, /v1/leads/{leadId}/timeline
     Swagger UI        http://127.0.0.1:$API_REST_PORT/swagger   (Authorize: paste the API key)
     API key (dev)     $API_KEY   (every scope; kept in $RUN_DIR/api-key)
-    Health            http://127.0.0.1:{$API_REST_PORT,$INGESTION_PORT,$PROJECTIONS_PORT}/health/ready
+    Tracking (Segment HTTP API)  http://127.0.0.1:$TRACKING_PORT/v1/{track,page,identify,alias,batch}   source 'website', write key $write_key (also in $write_key_file)
+      curl -s -u '$write_key:' http://127.0.0.1:$TRACKING_PORT/v1/track -H 'content-type: application/json' \\
+        -d '{"userId":"lead-42","event":"Demo Requested","messageId":"demo-1"}'
+    Health            http://127.0.0.1:{$API_REST_PORT,$INGESTION_PORT,$PROJECTIONS_PORT,$TRACKING_PORT}/health/ready
     Kafka bootstrap   $Kafka__BootstrapServers   (also in $KAFKA_BOOTSTRAP_FILE)
     PostgreSQL        $ConnectionStrings__EventStore
     Logs              $RUN_DIR/logs/
@@ -132,7 +143,7 @@ main() {
     grpcurl -plaintext -H 'authorization: Bearer $API_KEY' -d '{"lead_id":"lead-42"}' 127.0.0.1:$API_GRPC_PORT scoringplatform.v1.LeadScoring/GetVerdict
 
 INFO
-  tail -n 0 -F "$RUN_DIR"/logs/{ingestion,projections,api}.log &
+  tail -n 0 -F "$RUN_DIR"/logs/{ingestion,projections,api,tracking}.log &
   TAIL_PID=$!
   while true; do
     supervise

@@ -8,6 +8,11 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build_and_start_infra "$CONFIGURATION"
 
+# The Tracking interop test drives the official npm client (@segment/analytics-node), installed from the lock file.
+command -v npm >/dev/null || die "npm (node 20+) is required by tests/Tracking.Tests/interop"
+log "installing the npm interop client (npm ci)"
+npm ci --prefix "$ROOT/tests/Tracking.Tests/interop" --no-audit --no-fund --loglevel=error >/dev/null
+
 status=0
 for project in "$ROOT"/tests/*Tests/*.csproj; do
   case "$project" in *Benchmarks*) continue ;; esac

@@ -8,7 +8,10 @@ namespace ScoringPlatform.Platform.UnitTests;
 public class DeployManifestTests
 {
     private static readonly string Deploy = Path.Combine(TestEnvironment.RepositoryRoot, "deploy");
-    private static readonly string[] Services = ["Ingestion", "Projections", "Api"];
+    private static readonly string[] Services = ["Ingestion", "Projections", "Api", "Tracking"];
+
+    /// <summary>The services that read the event store (Tracking only produces to Kafka).</summary>
+    private static readonly string[] StoreServices = ["Ingestion", "Projections", "Api"];
 
     private static List<YamlMappingNode> Documents(string path)
     {
@@ -27,7 +30,7 @@ public class DeployManifestTests
         var deployments = Directory.GetFiles(Path.Combine(Deploy, "k8s"), "*.yaml").SelectMany(Documents)
             .Where(d => ((YamlScalarNode)At(d, "kind")).Value == "Deployment").ToList();
 
-        deployments.Select(d => ((YamlScalarNode)At(d, "metadata", "name")).Value).Should().BeEquivalentTo(["ingestion", "projections", "api"]);
+        deployments.Select(d => ((YamlScalarNode)At(d, "metadata", "name")).Value).Should().BeEquivalentTo(["ingestion", "projections", "api", "tracking"]);
         foreach (var d in deployments)
         {
             var container = (YamlMappingNode)((YamlSequenceNode)At(d, "spec", "template", "spec", "containers")).Children[0];
@@ -63,16 +66,19 @@ public class DeployManifestTests
         var environments = Services.ToDictionary(s => s, s =>
             EnvironmentOf(Documents(Path.Combine(Deploy, "k8s", $"{s.ToLowerInvariant()}.yaml")).Single(d => ((YamlScalarNode)At(d, "kind")).Value == "Deployment"), config));
 
-        foreach (var (service, env) in environments)
+        foreach (var service in StoreServices)
         {
-            env.Keys.Should().Contain(["ConnectionStrings__EventStore", "EventStore__Schema"], service);
+            environments[service].Keys.Should().Contain(["ConnectionStrings__EventStore", "EventStore__Schema"], service);
         }
 
         environments["Ingestion"].Keys.Should().Contain("Kafka__BootstrapServers");
         environments["Projections"].Keys.Should().Contain("Kafka__BootstrapServers");
         environments["Api"].Keys.Should().NotContain(k => k.StartsWith("Kafka__", StringComparison.Ordinal), "the api never talks to Kafka");
         environments.Where(e => e.Value.GetValueOrDefault("EventStore__ApplySchemaOnStart") != "false").Select(e => e.Key)
-            .Should().Equal(["Ingestion"], "one service owns the event store schema, the others wait for it");
+            .Where(StoreServices.Contains).Should().Equal(["Ingestion"], "one service owns the event store schema, the others wait for it");
+        environments["Tracking"].Keys.Should().Contain(["Kafka__BootstrapServers", "Tracking__Sources__0__Name", "Tracking__Sources__0__WriteKeyHash"]);
+        environments["Tracking"].Keys.Should().NotContain("ConnectionStrings__EventStore", "the tracking service never touches the event store");
+        environments["Tracking"]["Tracking__Sources__0__WriteKeyHash"].Should().MatchRegex("^[0-9a-f]{64}$", "a write key is deployed as its SHA-256 only");
     }
 
     [Fact]
@@ -113,8 +119,8 @@ public class DeployManifestTests
     {
         var compose = Documents(Path.Combine(Deploy, "compose.yaml"))[0];
         var services = (YamlMappingNode)At(compose, "services");
-        services.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().Contain(["postgres", "kafka", "ingestion", "projections", "api"]);
-        foreach (var name in new[] { "ingestion", "projections", "api" })
+        services.Children.Keys.Select(k => ((YamlScalarNode)k).Value).Should().Contain(["postgres", "kafka", "ingestion", "projections", "api", "tracking"]);
+        foreach (var name in new[] { "ingestion", "projections", "api", "tracking" })
         {
             var args = (YamlScalarNode)At(services, name, "build", "args", "SERVICE");
             Services.Should().Contain(args.Value);
