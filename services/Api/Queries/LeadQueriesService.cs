@@ -11,6 +11,7 @@ using ScoringPlatform.Api.Verdicts;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.ReadModel;
 using Domain = ScoringPlatform.Scoring;
@@ -107,13 +108,16 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
             var n => n,
         };
         var ct = context.CancellationToken;
-        var state = await session.Events.FetchStreamStateAsync(request.LeadId, ct)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{request.LeadId}' is not known (no events stored)"));
+        var survivor = await IdentityAliases.SurvivorOfAsync(session, options.Value.Schema, request.LeadId, ct);
+        var leadId = survivor ?? request.LeadId;
+        var state = await session.Events.FetchStreamStateAsync(leadId, ct)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{leadId}' is not known (no events stored)"));
 
         var from = Math.Max(1, state.Version - max + 1);
         // The whole stream: score changes need every earlier input; only the newest max events are returned.
-        var events = await session.Events.FetchStreamAsync(request.LeadId, token: ct);
-        var result = new LeadTimelineResponse { LeadId = request.LeadId, StreamVersion = state.Version, EventsTruncated = from > 1 };
+        var events = await session.Events.FetchStreamAsync(leadId, token: ct);
+        var result = new LeadTimelineResponse { LeadId = leadId, StreamVersion = state.Version, EventsTruncated = from > 1 };
+        if (survivor is not null) result.RequestedId = request.LeadId;
         var model = models.Current;
         var lifecycle = Domain.Lifecycle.LeadLifecycle.Create(model);
         foreach (var e in events)
@@ -128,7 +132,7 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
         // The newest max + 1 rows tell whether older ones were left out; shown oldest first, by the instant they describe.
         var payloads = await session.QueryAsync<string>(
             $"select payload::text from {options.Value.Schema}.{LifecycleOutbox.TableName} where lead_id = ? order by position desc limit ?",
-            ct, request.LeadId, max + 1);
+            ct, leadId, max + 1);
         result.TransitionsTruncated = payloads.Count > max;
         var messages = payloads.Take(max)
             .Select((p, i) => (Message: JsonSerializer.Deserialize<LeadLifecycleMessage>(p, ContractJson.Options)!, Newest: i))
@@ -235,6 +239,16 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
                 break;
             case LifecycleClockTicked t:
                 occurred = t.DueAt;
+                break;
+            case IdentityLinked l:
+                occurred = l.OccurredAt;
+                item.SourceEventId = l.SourceEventId;
+                item.LinkedIdentity = VerdictMapper.ToProto(l);
+                break;
+            case MergedInto m:
+                occurred = m.OccurredAt;
+                item.SourceEventId = m.SourceEventId;
+                item.MergedInto = m.LeadId;
                 break;
         }
 
