@@ -172,6 +172,8 @@ public sealed class IdentityResolutionTests(IdentityFixture fx) : IClassFixture<
         var timeline = await fx.Queries().GetLeadTimelineAsync(new GetLeadTimelineRequest { LeadId = "anon:" + anon });
         timeline.LeadId.Should().Be(survivor);
         timeline.Events.Should().Contain(e => e.Type == nameof(IdentityLinked) && e.LinkedIdentity.Id == merged && e.LinkedIdentity.Kind == "lead");
+        var listed = (await fx.Queries().ListLeadsAsync(new ListLeadsRequest { PageSize = 500 })).Leads.Select(l => l.LeadId).ToList();
+        listed.Should().Contain(survivor).And.NotContain(merged, "a merged lead is not listed as a lead of its own").And.NotContain("anon:" + anon);
         var refused = await FluentActions.Awaiting(() => fx.Feedback().RecordSalesFeedbackAsync(new RecordSalesFeedbackRequest
         {
             LeadId = merged, Action = SalesActionType.Disqualify, Actor = "rep@acme.com", IdempotencyKey = run, Reason = "test",

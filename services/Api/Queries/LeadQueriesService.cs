@@ -20,7 +20,7 @@ namespace ScoringPlatform.Api.Queries;
 
 /// <summary>
 /// Lead lists over the score views' duplicated columns (stage, tier, mql_entered_at, sla_due_at; indexed, see
-/// LeadEventStore), with keyset paging, and one lead's timeline from its stream and the lifecycle outbox.
+/// LeadEventStore), with keyset paging and without views merged into another lead, and one lead's timeline from its stream and the lifecycle outbox.
 /// </summary>
 public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
     : LeadQueries.LeadQueriesBase
@@ -52,7 +52,8 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
         };
 
         var sort = $"coalesce(d.{sortColumn}, ?)";
-        var where = new List<string>();
+        // A view whose identity was linked into another lead keeps its last stage; it is not a lead of its own any more.
+        var where = new List<string> { "d.data ->> 'MergedInto' is null" };
         var parameters = new List<object>();
         if (request.Stage != LeadStage.Unspecified)
         {
