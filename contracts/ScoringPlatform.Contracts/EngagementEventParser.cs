@@ -38,6 +38,12 @@ public static class RejectionCodes
     /// <summary>An identity link the schema cannot refuse: <c>properties.previousId</c> equals <c>leadId</c>.</summary>
     public const string InvalidIdentityLink = "invalid_identity_link";
 
+    /// <summary>
+    /// A valid identity link that contradicts the links already made (set by Ingestion): the identity is linked to another
+    /// lead, or the link would form a cycle (a lead merged into the one it names). Nothing of the message is stored.
+    /// </summary>
+    public const string IdentityConflict = "identity_conflict";
+
     /// <summary>Valid by the contract, yet PostgreSQL refused it deterministically (set by Ingestion, not the parser).</summary>
     public const string StoreRejected = "store_rejected";
 }

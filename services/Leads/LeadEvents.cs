@@ -82,3 +82,34 @@ public sealed record MqlExited(
     int ModelVersion,
     string TriggeringEventId,
     string? TraceParent);
+
+/// <summary>What kind of identity was linked to a lead.</summary>
+public enum IdentityKind
+{
+    /// <summary>A visitor's anonymous id (stream <c>anon:&lt;id&gt;</c>).</summary>
+    Anonymous,
+
+    /// <summary>Another lead id: a merge.</summary>
+    Lead,
+}
+
+/// <summary>
+/// Another identity was linked to this lead (identify or alias, or a merge of another lead id). Appended to the
+/// surviving lead's stream by Ingestion in the same transaction that copied the linked stream's engagement and
+/// profile events into it (<see cref="EventsCopied"/>) and recorded the alias; not scored, listed in the timeline and
+/// the verdict. <see cref="LinkedKey"/> is the linked stream key (<c>anon:&lt;id&gt;</c> or the lead id),
+/// <see cref="LinkedId"/> the id as sent. Event id = <c>EventIds.Derived("identity-link", lead, LinkedKey)</c>.
+/// </summary>
+public sealed record IdentityLinked(
+    string LinkedKey,
+    string LinkedId,
+    IdentityKind Kind,
+    string SourceEventId,
+    DateTimeOffset OccurredAt,
+    int EventsCopied);
+
+/// <summary>
+/// This stream's identity was linked into <see cref="LeadId"/>: its events were copied there, later events under its
+/// key go there. Its own view stops producing lifecycle transitions and schedule rows.
+/// </summary>
+public sealed record MergedInto(string LeadId, string SourceEventId, DateTimeOffset OccurredAt);

@@ -5,6 +5,7 @@ using Microsoft.Extensions.Options;
 using Npgsql;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring.Lifecycle;
@@ -63,6 +64,15 @@ public sealed class SalesFeedbackRecorder(IDocumentStore store, IOptions<EventSt
 
         await using var session = store.LightweightSession();
         await session.BeginTransactionAsync(ct);
+        // Ingestion's identity lock on the lead, taken before the stream row like Ingestion does: a merge of this lead
+        // is decided entirely before or after this action.
+        var aliases = await IdentityAliases.LockAndResolveAsync(session.Connection!, schema, [leadId], [leadId], ct);
+        if (aliases.TryGetValue(leadId, out var survivor))
+        {
+            return new FeedbackResult.Refused(
+                $"lead '{leadId}' was merged into lead '{survivor}'; record sales feedback on '{survivor}'", null);
+        }
+
         long version;
         await using (var lockRow = new NpgsqlCommand($"select version from {schema}.mt_streams where id = @lead for update", session.Connection))
         {

@@ -12,6 +12,7 @@ using ScoringPlatform.Api.Verdicts;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.ReadModel;
 using Domain = ScoringPlatform.Scoring;
@@ -21,7 +22,7 @@ namespace ScoringPlatform.Api.Queries;
 
 /// <summary>
 /// Lead lists over the score views' duplicated columns (stage, tier, mql_entered_at, sla_due_at; indexed, see
-/// LeadEventStore), with keyset paging, and one lead's timeline from its stream and the lifecycle outbox.
+/// LeadEventStore), with keyset paging and without views merged into another lead, and one lead's timeline from its stream and the lifecycle outbox.
 /// </summary>
 [Authorize(Policy = ApiScopes.LeadsRead)]
 public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
@@ -54,7 +55,8 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
         };
 
         var sort = $"coalesce(d.{sortColumn}, ?)";
-        var where = new List<string>();
+        // A view whose identity was linked into another lead keeps its last stage; it is not a lead of its own any more.
+        var where = new List<string> { "d.data ->> 'MergedInto' is null" };
         var parameters = new List<object>();
         if (request.Stage != LeadStage.Unspecified)
         {
@@ -110,13 +112,16 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
             var n => n,
         };
         var ct = context.CancellationToken;
-        var state = await session.Events.FetchStreamStateAsync(request.LeadId, ct)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{request.LeadId}' is not known (no events stored)"));
+        var survivor = await IdentityAliases.SurvivorOfAsync(session, options.Value.Schema, request.LeadId, ct);
+        var leadId = survivor ?? request.LeadId;
+        var state = await session.Events.FetchStreamStateAsync(leadId, ct)
+            ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{leadId}' is not known (no events stored)"));
 
         var from = Math.Max(1, state.Version - max + 1);
         // The whole stream: score changes need every earlier input; only the newest max events are returned.
-        var events = await session.Events.FetchStreamAsync(request.LeadId, token: ct);
-        var result = new LeadTimelineResponse { LeadId = request.LeadId, StreamVersion = state.Version, EventsTruncated = from > 1 };
+        var events = await session.Events.FetchStreamAsync(leadId, token: ct);
+        var result = new LeadTimelineResponse { LeadId = leadId, StreamVersion = state.Version, EventsTruncated = from > 1 };
+        if (survivor is not null) result.RequestedId = request.LeadId;
         var model = models.Current;
         var lifecycle = Domain.Lifecycle.LeadLifecycle.Create(model);
         foreach (var e in events)
@@ -131,7 +136,7 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
         // The newest max + 1 rows tell whether older ones were left out; shown oldest first, by the instant they describe.
         var payloads = await session.QueryAsync<string>(
             $"select payload::text from {options.Value.Schema}.{LifecycleOutbox.TableName} where lead_id = ? order by position desc limit ?",
-            ct, request.LeadId, max + 1);
+            ct, leadId, max + 1);
         result.TransitionsTruncated = payloads.Count > max;
         var messages = payloads.Take(max)
             .Select((p, i) => (Message: JsonSerializer.Deserialize<LeadLifecycleMessage>(p, ContractJson.Options)!, Newest: i))
@@ -238,6 +243,16 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
                 break;
             case LifecycleClockTicked t:
                 occurred = t.DueAt;
+                break;
+            case IdentityLinked l:
+                occurred = l.OccurredAt;
+                item.SourceEventId = l.SourceEventId;
+                item.LinkedIdentity = VerdictMapper.ToProto(l);
+                break;
+            case MergedInto m:
+                occurred = m.OccurredAt;
+                item.SourceEventId = m.SourceEventId;
+                item.MergedInto = m.LeadId;
                 break;
         }
 

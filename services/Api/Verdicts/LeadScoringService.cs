@@ -2,8 +2,11 @@ using Microsoft.AspNetCore.Authorization;
 using Google.Protobuf.WellKnownTypes;
 using Grpc.Core;
 using Marten;
+using Microsoft.Extensions.Options;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.Scoring.Lifecycle;
@@ -12,8 +15,9 @@ using ScoringPlatform.Api.Auth;
 namespace ScoringPlatform.Api.Verdicts;
 
 /// <summary>gRPC (and, through transcoding, REST) verdicts computed from the lead's score view at any instant.</summary>
+/// <remarks>An id linked into another lead (anonymous stream key, merged lead id) answers the survivor's verdict, naming the id asked for.</remarks>
 [Authorize(Policy = ApiScopes.VerdictsRead)]
-public sealed class LeadScoringService(IQuerySession session, ScoringModelProvider models, TimeProvider clock)
+public sealed class LeadScoringService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
     : LeadScoring.LeadScoringBase
 {
     public override async Task<V1.Verdict> GetVerdict(GetVerdictRequest request, ServerCallContext context)
@@ -24,15 +28,30 @@ public sealed class LeadScoringService(IQuerySession session, ScoringModelProvid
         }
 
         var asOf = request.AsOf?.ToDateTimeOffset() ?? clock.GetUtcNow();
-        var view = await session.LoadAsync<LeadScoreView>(request.LeadId, context.CancellationToken)
-            ?? throw new RpcException(new Status(StatusCode.NotFound, $"lead '{request.LeadId}' is not known (no events scored yet)"));
+        var view = await session.LoadAsync<LeadScoreView>(request.LeadId, context.CancellationToken);
+        string? survivor = null;
+        // Most ids are leads of their own: the alias table is read only for an id without a view (linked before its first
+        // event) or one its view says was merged (the table, re-pointed on every merge, names the final survivor).
+        if (view is null || view.MergedInto is not null)
+        {
+            survivor = await IdentityAliases.SurvivorOfAsync(session, options.Value.Schema, request.LeadId, context.CancellationToken);
+            if (survivor is not null) view = await session.LoadAsync<LeadScoreView>(survivor, context.CancellationToken);
+        }
+
+        var leadId = survivor ?? request.LeadId;
+        view = view
+            ?? throw new RpcException(new Status(StatusCode.NotFound, survivor is null
+                ? $"lead '{request.LeadId}' is not known (no events scored yet)"
+                : $"'{request.LeadId}' was linked into lead '{survivor}', which has no events scored yet"));
 
         try
         {
             var model = models.Current;
             var status = LeadTimeline.StatusAt(view.Lifecycle, asOf, model);
             var verdict = Scorer.Evaluate(view.State, model, asOf, status.Stage == LifecycleStage.Mql, status.Tier);
-            return VerdictMapper.ToProto(request.LeadId, asOf, view, verdict, status);
+            var result = VerdictMapper.ToProto(leadId, asOf, view, verdict, status);
+            if (survivor is not null) result.RequestedId = request.LeadId;
+            return result;
         }
         catch (AsOfOutOfRangeException ex)
         {

@@ -41,6 +41,7 @@ public static class VerdictMapper
             result.Disqualification = new Disqualification { RuleId = d.RuleId, Reason = d.Reason };
         }
 
+        foreach (var linked in view.LinkedIdentities) result.LinkedIdentities.Add(ToProto(linked));
         foreach (var c in verdict.Contributions)
         {
             var rule = new RuleContribution
@@ -58,6 +59,16 @@ public static class VerdictMapper
 
         return result;
     }
+
+    public static LinkedIdentity ToProto(IdentityLinked linked) => new()
+    {
+        Id = linked.LinkedId,
+        StreamKey = linked.LinkedKey,
+        Kind = linked.Kind == IdentityKind.Lead ? "lead" : "anonymous",
+        LinkedAt = Timestamp.FromDateTimeOffset(linked.OccurredAt),
+        SourceEventId = linked.SourceEventId,
+        EventsCopied = linked.EventsCopied,
+    };
 
     public static V1.SlaStatus ToProto(Domain.Lifecycle.SlaStatus sla)
     {

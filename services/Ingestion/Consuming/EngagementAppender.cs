@@ -1,15 +1,29 @@
 using Marten;
 using Microsoft.Extensions.Options;
 using Npgsql;
+using ScoringPlatform.Contracts;
+using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Identity;
 
 namespace ScoringPlatform.Ingestion.Consuming;
 
 /// <summary>One event to append: the lead stream, its idempotency id, the stored event and its trace context.</summary>
-public sealed record PendingEvent(string StreamKey, Guid EventId, object Data, string? TraceParent);
+/// <remarks>
+/// <see cref="Link"/>: identities the message links to the lead (an identify or alias). For <c>identity_linked</c>
+/// <see cref="Data"/> is that <see cref="IdentityLinkRequest"/> itself and nothing else is stored for the message.
+/// </remarks>
+public sealed record PendingEvent(string StreamKey, Guid EventId, object Data, string? TraceParent)
+{
+    public IdentityLinkRequest? Link { get; init; } = Data as IdentityLinkRequest;
+}
 
-/// <summary>An event the store refused deterministically, with PostgreSQL's reason (SQLSTATE and message).</summary>
-public sealed record StoreRejection(PendingEvent Event, string Reason);
+/// <summary>An event the store refused deterministically, with the reason (PostgreSQL's SQLSTATE and message, or why a link was refused).</summary>
+public sealed record StoreRejection(PendingEvent Event, string Reason)
+{
+    /// <summary>The dead-letter error code.</summary>
+    public string Code { get; init; } = RejectionCodes.StoreRejected;
+}
 
 public readonly record struct AppendResult(int Appended, int Duplicates)
 {
@@ -91,78 +105,112 @@ public sealed class EngagementAppender(
             if (seen.Add(e.EventId)) unique.Add(e);
         }
 
-        var existing = await ExistingIdsAsync(unique.Select(e => e.EventId).ToArray(), ct);
-        var fresh = existing.Count == 0 ? unique : unique.Where(e => !existing.Contains(e.EventId)).ToList();
-        var duplicates = batch.Count - fresh.Count;
-        if (fresh.Count == 0) return new AppendResult(0, duplicates);
-
+        AppendResult result;
         try
         {
-            await using var session = store.LightweightSession();
-            Stage(session, fresh);
-            await session.SaveChangesAsync(ct);
-            return new AppendResult(fresh.Count, duplicates);
+            result = await AppendResolvedAsync(unique, ct);
         }
         catch (Exception ex) when (IsUniqueViolation(ex))
         {
-            var appended = 0;
-            foreach (var e in fresh)
+            // A writer outside the identity locks stored one of the ids meanwhile: one event per transaction.
+            var results = new List<AppendResult>(unique.Count);
+            foreach (var e in unique)
             {
-                if (await AppendOneAsync(e, ct)) appended++;
-            }
-
-            return new AppendResult(appended, batch.Count - appended);
-        }
-    }
-
-    private async Task<bool> AppendOneAsync(PendingEvent e, CancellationToken ct)
-    {
-        try
-        {
-            await using var session = store.LightweightSession();
-            Stage(session, [e]);
-            await session.SaveChangesAsync(ct);
-            return true;
-        }
-        catch (Exception ex) when (IsUniqueViolation(ex))
-        {
-            return false;
-        }
-    }
-
-    private static void Stage(IDocumentSession session, IReadOnlyList<PendingEvent> events)
-    {
-        foreach (var stream in events.GroupBy(e => e.StreamKey))
-        {
-            var items = stream.ToArray();
-            var action = session.Events.Append(stream.Key, items.Select(e => e.Data).ToArray());
-            for (var i = 0; i < items.Length; i++)
-            {
-                var stored = action.Events[i];
-                stored.Id = items[i].EventId;
-                if (items[i].TraceParent is { } traceParent)
+                try
                 {
-                    stored.SetHeader(Leads.EventStore.EventHeaders.TraceParent, traceParent);
+                    results.Add(await AppendResolvedAsync([e], ct));
+                }
+                catch (Exception one) when (IsUniqueViolation(one))
+                {
+                    results.Add(new AppendResult(0, 1));
                 }
             }
+
+            result = AppendResult.Sum(results);
         }
+
+        return result with { Duplicates = result.Duplicates + batch.Count - unique.Count };
     }
 
-    private async Task<HashSet<Guid>> ExistingIdsAsync(Guid[] ids, CancellationToken ct)
+    /// <summary>
+    /// One transaction: lock every key it touches (see <see cref="IdentityAliases"/>), resolve aliases, apply the links
+    /// (copy, alias row, <see cref="IdentityLinked"/> and <see cref="MergedInto"/>), route each event to its lead's
+    /// stream under the id it gets there, drop ids already stored, append, commit. A crash anywhere before the commit
+    /// leaves nothing; the redelivered batch does the same work again.
+    /// </summary>
+    private async Task<AppendResult> AppendResolvedAsync(IReadOnlyList<PendingEvent> events, CancellationToken ct)
     {
-        var found = new HashSet<Guid>();
-        await using var connection = new NpgsqlConnection(options.Value.ConnectionString);
-        await connection.OpenAsync(ct);
-        await using var command = new NpgsqlCommand($"select id from {options.Value.Schema}.mt_events where id = any(@ids)", connection);
-        command.Parameters.AddWithValue("ids", ids);
-        await using var reader = await command.ExecuteReaderAsync(ct);
-        while (await reader.ReadAsync(ct))
+        var schema = options.Value.Schema;
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var e in events)
         {
-            found.Add(reader.GetGuid(0));
+            keys.Add(e.StreamKey);
+            if (e.Link is { } link) keys.UnionWith(link.Keys);
         }
 
-        return found;
+        var lockKeys = new HashSet<string>(keys, StringComparer.Ordinal);
+        while (true)
+        {
+            await using var session = store.LightweightSession();
+            await session.BeginTransactionAsync(ct);
+            var connection = session.Connection!;
+            // Read unlocked first to know which leads the keys route to: those are locked too, in the same sorted pass.
+            lockKeys.UnionWith((await IdentityAliases.ResolveAsync(connection, schema, keys, ct)).Values);
+            var aliases = await IdentityAliases.LockAndResolveAsync(connection, schema, lockKeys, keys, ct);
+            if (aliases.Values.Any(lead => !lockKeys.Contains(lead)))
+            {
+                // A link committed between the two reads: start again with its lead locked as well (no lock is taken out of order).
+                lockKeys.UnionWith(aliases.Values);
+                continue;
+            }
+
+            var plan = new AppendPlan(session, schema, aliases);
+            var rejected = new List<StoreRejection>();
+            var linked = new HashSet<Guid>();
+            // Links first: an event of the batch under a key the batch links is then routed like a later one, and gets
+            // the id a copy would have given it, so the order inside a batch does not matter either.
+            foreach (var e in events)
+            {
+                if (e.Link is not { } link) continue;
+                var survivor = plan.Resolve(e.StreamKey);
+                switch (IdentityLinks.Decide(e.StreamKey, survivor, link, plan.AliasOf))
+                {
+                    case LinkDecision.Refused refused:
+                        rejected.Add(new StoreRejection(e, refused.Reason) { Code = RejectionCodes.IdentityConflict });
+                        break;
+                    case LinkDecision.Link { Keys.Count: > 0 } apply:
+                        await plan.LinkAsync(survivor, link, apply.Keys, e.TraceParent, ct);
+                        linked.Add(e.EventId);
+                        break;
+                }
+            }
+
+            var refusedIds = rejected.Select(r => r.Event.EventId).ToHashSet();
+            var routed = new Dictionary<Guid, Guid>();
+            foreach (var e in events)
+            {
+                if (e.Data is IdentityLinkRequest || refusedIds.Contains(e.EventId)) continue;
+                var lead = plan.Resolve(e.StreamKey);
+                var id = lead == e.StreamKey ? e.EventId : IdentityAliases.CopyId(lead, SourceIdOf(e.Data));
+                plan.Add(lead, id, e.Data, e.TraceParent);
+                routed[e.EventId] = id;
+            }
+
+            var stored = await plan.SaveAsync(ct);
+            var accepted = events.Count - rejected.Count;
+            var appended = events.Count(e => !refusedIds.Contains(e.EventId)
+                && (linked.Contains(e.EventId) || (routed.TryGetValue(e.EventId, out var id) && stored.Contains(id))));
+            var result = new AppendResult(appended, accepted - appended);
+            return rejected.Count > 0 ? result with { Rejected = rejected } : result;
+        }
     }
+
+    private static string SourceIdOf(object data) => data switch
+    {
+        EngagementRecorded r => r.SourceEventId,
+        ProfileUpdated p => p.SourceEventId,
+        _ => throw new InvalidOperationException($"{data.GetType().Name} cannot be routed to another lead's stream"),
+    };
 
     private static bool IsUniqueViolation(Exception ex)
     {

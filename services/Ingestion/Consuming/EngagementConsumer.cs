@@ -147,7 +147,7 @@ internal sealed partial class EngagementConsumer(
                 if (!messagesByEvent.TryGetValue(eventId, out var sources)) messagesByEvent[eventId] = sources = [];
                 sources.Add(message);
                 pending.Add(new PendingEvent(evt!.StreamKey, eventId, EngagementMapper.ToDomainEvent(evt),
-                    PlatformTelemetry.TraceParentOf(activity)));
+                    PlatformTelemetry.TraceParentOf(activity)) { Link = EngagementMapper.LinkOf(evt) });
             }
 
             if (pending.Count > 0)
@@ -166,12 +166,13 @@ internal sealed partial class EngagementConsumer(
                     result = await appender.AppendAsync(pending, ct);
                 }
 
-                // Valid by the contract yet refused by PostgreSQL: each offending message is dead-lettered alone.
+                // Valid by the contract yet refused by PostgreSQL, or a link that contradicts earlier ones: each offending
+                // message is dead-lettered alone.
                 foreach (var rejection in result.Rejected.DistinctBy(r => r.Event.EventId))
                 {
                     foreach (var message in messagesByEvent[rejection.Event.EventId])
                     {
-                        DeadLetter(message, new RejectionReason(RejectionCodes.StoreRejected, rejection.Reason), deadLetterDeliveries);
+                        DeadLetter(message, new RejectionReason(rejection.Code, rejection.Reason), deadLetterDeliveries);
                     }
                 }
 

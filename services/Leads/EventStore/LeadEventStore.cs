@@ -6,6 +6,7 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
+using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
@@ -81,6 +82,8 @@ public static class LeadEventStore
         opts.Events.AddEventType<LifecycleClockTicked>();
         opts.Events.AddEventType<MqlCrossed>();
         opts.Events.AddEventType<MqlExited>();
+        opts.Events.AddEventType<IdentityLinked>();
+        opts.Events.AddEventType<MergedInto>();
 
         // The aggregate cache stays off (Marten's default, pinned here): the projection folds into the loaded
         // view in place, so a page that fails must start again from the committed document, never from a
@@ -92,6 +95,7 @@ public static class LeadEventStore
         });
         opts.Storage.ExtendedSchemaObjects.Add(LifecycleOutbox.Table(schema));
         opts.Storage.ExtendedSchemaObjects.Add(LifecycleSchedule.Table(schema));
+        opts.Storage.ExtendedSchemaObjects.Add(IdentityAliases.Table(schema));
         // Lead lists filter by stage and tier and order by MQL entry or SLA deadline: real columns, indexed.
         opts.Schema.For<LeadScoreView>().Identity(x => x.Id)
             .Duplicate(x => x.Stage)

@@ -37,7 +37,28 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
     public override LeadScoreView? Evolve(LeadScoreView? snapshot, string id, IEvent e)
     {
-        if (e.Data is not (EngagementRecorded or ProfileUpdated or SalesFeedbackRecorded or LifecycleClockTicked))
+        switch (e.Data)
+        {
+            case IdentityLinked linked:
+                // Not an input (the copies before it are): listed in the verdict. A link can be the lead's first event.
+                var owner = Touch(snapshot, id, e);
+                if (!owner.LinkedIdentities.Exists(l => l.LinkedKey == linked.LinkedKey)) owner.LinkedIdentities.Add(linked);
+                return owner;
+            case MergedInto merged when snapshot is not null:
+                // Its history now counts for the survivor: this view keeps its last state, says where it went, and no
+                // longer schedules anything (a clock tick already queued is ignored below).
+                snapshot.MergedInto = merged.LeadId;
+                snapshot.StreamVersion = e.Version;
+                if (snapshot.NextDueAt is not null)
+                {
+                    snapshot.NextDueAt = null;
+                    snapshot.ScheduleChanged = true;
+                }
+
+                return snapshot;
+        }
+
+        if (e.Data is not (EngagementRecorded or ProfileUpdated or SalesFeedbackRecorded or LifecycleClockTicked) || snapshot?.MergedInto is not null)
         {
             if (snapshot is not null) snapshot.StreamVersion = e.Version;
             return snapshot;
@@ -45,11 +66,7 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
         // A clock tick for a lead with no view yet has nothing to move (it cannot happen: ticks follow scheduled inputs).
         if (snapshot is null && e.Data is LifecycleClockTicked) return null;
-        var view = snapshot ?? new LeadScoreView { Id = id, Lifecycle = LeadLifecycle.Create(_model) };
-        view.ModelId = _model.Id;
-        view.ModelVersion = _model.Version;
-        view.Layout = LeadScoreView.CurrentLayout;
-        view.StreamVersion = e.Version;
+        var view = Touch(snapshot, id, e);
 
         switch (e.Data)
         {
@@ -80,6 +97,16 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
             view.Pending.Add(new PendingMessages(update.Emitted, update.Superseded, TraceParentHeader(e)));
         }
 
+        return view;
+    }
+
+    private LeadScoreView Touch(LeadScoreView? snapshot, string id, IEvent e)
+    {
+        var view = snapshot ?? new LeadScoreView { Id = id, Lifecycle = LeadLifecycle.Create(_model) };
+        view.ModelId = _model.Id;
+        view.ModelVersion = _model.Version;
+        view.Layout = LeadScoreView.CurrentLayout;
+        view.StreamVersion = e.Version;
         return view;
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using ScoringPlatform.Leads;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.Scoring.Lifecycle;
 
@@ -52,6 +53,12 @@ public sealed class LeadScoreView
 
     /// <summary>When the scheduler wakes this lead next (null: nothing is due without a new input).</summary>
     public DateTimeOffset? NextDueAt { get; set; }
+
+    /// <summary>Identities linked into this lead (anonymous ids, merged lead ids), in the order they were linked.</summary>
+    public List<IdentityLinked> LinkedIdentities { get; set; } = [];
+
+    /// <summary>Set when this stream's identity was linked into another lead (its events count there now).</summary>
+    public string? MergedInto { get; set; }
 
     /// <summary>Sales actions the lifecycle refused when it applied them (the Api checks first; this records a lost race).</summary>
     public List<SalesRefusal> RecentRefusals { get; set; } = [];
