@@ -47,7 +47,7 @@ public sealed class IdentityFixture : IAsyncLifetime
     }
 
     private GrpcChannel Channel() =>
-        GrpcChannel.ForAddress(Api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = Api.Server.CreateHandler() });
+        GrpcChannel.ForAddress(Api.Server.BaseAddress, new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(Api.Server.CreateHandler()) });
 
     public LeadScoring.LeadScoringClient Scoring() => new(Channel());
     public LeadQueries.LeadQueriesClient Queries() => new(Channel());
@@ -269,6 +269,28 @@ public sealed class IdentityResolutionTests(IdentityFixture fx) : IClassFixture<
         (await fx.CountAsync($"select last_value from {sequence}", [])).Should().BeGreaterThan(1, "the first attempt was killed and retried");
         (await fx.CountAsync($"select count(*) from {fx.Schema}.mt_events where stream_id = @s", ("s", lead))).Should().Be(3 + 1 + 1);
         (await fx.ViewWhen(lead, v => v.EventCount == 4)).LinkedIdentities.Should().ContainSingle();
+    }
+
+    [Fact]
+    public async Task An_identify_whose_anonymous_id_belongs_to_another_lead_stores_the_profile_and_leaves_the_link_out()
+    {
+        // A shared browser: the visitor identified as one lead, later another person logs in on it. The second identify's
+        // traits are that person's profile; only the link contradicts the first one (an identity belongs to one lead).
+        var run = TestEnvironment.Unique("shared");
+        var (first, second, anon) = ($"{run}-first", $"{run}-second", $"{run}-visitor");
+        var appender = fx.Appender();
+        foreach (var e in AnonymousVisit(run, anon)) await AppendAsync(appender, e);
+        await AppendAsync(appender, Identify(first, anon, T0.AddMinutes(5)));
+
+        var result = await AppendAsync(appender, Identify(second, anon, T0.AddMinutes(6)));
+
+        result.Rejected.Should().BeEmpty("the profile is valid and is the second lead's");
+        result.Appended.Should().Be(1);
+        var view = await fx.ViewWhen(second, v => v.EventCount == 1);
+        view.LinkedIdentities.Should().BeEmpty("the anonymous id stays linked to the first lead");
+        (await fx.StreamAsync(second)).Select(e => e.Data).Should().ContainSingle().Which.Should().BeOfType<ProfileUpdated>();
+        (await fx.CountAsync($"select count(*) from {fx.Schema}.{IdentityAliases.TableName} where alias = @a and lead_id = @l", ("a", "anon:" + anon), ("l", first)))
+            .Should().Be(1);
     }
 
     private static double Total(LeadScoreView view) =>

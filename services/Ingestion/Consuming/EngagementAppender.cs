@@ -1,4 +1,6 @@
+using System.Diagnostics.Metrics;
 using Marten;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScoringPlatform.Contracts;
@@ -50,9 +52,13 @@ public readonly record struct AppendResult(int Appended, int Duplicates)
 /// its events are bisected down to the single events it refuses, which are returned as rejected, and the
 /// rest is stored.
 /// </summary>
-public sealed class EngagementAppender(
-    IDocumentStore store, IOptions<EventStoreOptions> options, IOptions<IngestionOptions> ingestion, StoreResilience resilience)
+public sealed partial class EngagementAppender(
+    IDocumentStore store, IOptions<EventStoreOptions> options, IOptions<IngestionOptions> ingestion, StoreResilience resilience,
+    ILogger<EngagementAppender>? logger = null)
 {
+    private static readonly Counter<long> IdentityConflicts = ServiceDefaults.PlatformTelemetry.Meter.CreateCounter<long>(
+        "scoring.ingestion.identify.links_refused", "{message}", "Identifies stored without their link: the anonymous id belongs to another lead");
+
     private const string UniqueViolation = "23505";
 
     /// <summary>
@@ -175,8 +181,14 @@ public sealed class EngagementAppender(
                 var survivor = plan.Resolve(e.StreamKey);
                 switch (IdentityLinks.Decide(e.StreamKey, survivor, link, plan.AliasOf))
                 {
-                    case LinkDecision.Refused refused:
+                    case LinkDecision.Refused refused when e.Data is IdentityLinkRequest:
                         rejected.Add(new StoreRejection(e, refused.Reason) { Code = RejectionCodes.IdentityConflict });
+                        break;
+                    case LinkDecision.Refused refused:
+                        // An identify whose anonymous id already belongs to another lead (a shared browser): the profile is
+                        // the lead's all the same and is stored; only the link is left out, logged and counted.
+                        IdentityConflicts.Add(1);
+                        LogIdentifyLinkRefused(logger ?? NullLogger<EngagementAppender>.Instance, e.StreamKey, refused.Reason);
                         break;
                     case LinkDecision.Link { Keys.Count: > 0 } apply:
                         await plan.LinkAsync(survivor, link, apply.Keys, e.TraceParent, ct);
@@ -221,4 +233,7 @@ public sealed class EngagementAppender(
 
         return false;
     }
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Identify of lead {LeadId}: profile stored, link refused: {Reason}")]
+    private static partial void LogIdentifyLinkRefused(ILogger logger, string leadId, string reason);
 }
