@@ -15,7 +15,6 @@ namespace ScoringPlatform.EndToEnd.Tests;
 [Collection(PlatformCollection.Name)]
 public sealed class IdentityEndToEndTests(PlatformFixture platform)
 {
-    private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
 
     [Fact]
@@ -26,12 +25,12 @@ public sealed class IdentityEndToEndTests(PlatformFixture platform)
         await ProduceAnonymousAsync(visitor, EngagementEventTypes.PageViewed, PageCategories.Pricing, Now.AddMinutes(-3));
         await ProduceAnonymousAsync(visitor, EngagementEventTypes.PageViewed, PageCategories.Blog, Now.AddMinutes(-2));
         // Stored and scored under the anonymous stream first: the identify below really comes after them.
-        await VerdictWhen("anon:" + visitor, v => v.EventCount == 2);
+        await platform.VerdictWhen("anon:" + visitor, v => v.EventCount == 2);
 
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead,
             Events.Profile(lead, Now.AddMinutes(-1), Events.FitTraits) with { AnonymousId = visitor });
 
-        var verdict = await VerdictWhen(lead, v => v.EventCount == 3 && v.LinkedIdentities.Count == 1);
+        var verdict = await platform.VerdictWhen(lead, v => v.EventCount == 3 && v.LinkedIdentities.Count == 1);
         verdict.LinkedIdentities[0].Should().BeEquivalentTo(new
         {
             Id = visitor, StreamKey = "anon:" + visitor, Kind = "anonymous", EventsCopied = 2,
@@ -49,7 +48,7 @@ public sealed class IdentityEndToEndTests(PlatformFixture platform)
 
         // A later anonymous event (the same browser, not logged in) counts for the lead.
         await ProduceAnonymousAsync(visitor, EngagementEventTypes.FormSubmitted, FormTypes.DemoRequest, Now);
-        var after = await VerdictWhen(lead, v => v.EventCount == 4);
+        var after = await platform.VerdictWhen(lead, v => v.EventCount == 4);
         after.TotalScore.Should().BeGreaterThan(verdict.TotalScore);
 
         using var response = await platform.Rest.GetAsync($"/v1/leads/{lead}/verdict");
@@ -62,16 +61,4 @@ public sealed class IdentityEndToEndTests(PlatformFixture platform)
         platform.Kafka.ProduceAsync(Topics.EngagementEvents, visitor,
             Events.Engagement("unused", type, at, category) with { Id = TestEnvironment.Unique("anon-event"), LeadId = null, AnonymousId = visitor });
 
-    private Task<Verdict> VerdictWhen(string leadId, Func<Verdict, bool> until) =>
-        Eventually.Get<Verdict>(async () =>
-        {
-            try
-            {
-                return await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = leadId });
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
-            {
-                return null;
-            }
-        }, until, Wait, $"the verdict of {leadId}\n{platform.Logs()}");
 }

@@ -155,18 +155,7 @@ public sealed class LifecycleEndToEndTests(ClockedPlatformFixture platform, ITes
 
     private Task ProduceAsync(EngagementEvent e) => platform.Kafka.ProduceAsync(platform.EngagementTopic, e.LeadId!, e);
 
-    private Task<Verdict> VerdictWhen(string lead, Func<Verdict, bool> until) =>
-        Eventually.Get<Verdict>(async () =>
-        {
-            try
-            {
-                return await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = lead });
-            }
-            catch (RpcException e) when (e.StatusCode == StatusCode.NotFound)
-            {
-                return null;
-            }
-        }, until, Wait, $"the verdict of {lead}\n{platform.Logs()}");
+    private Task<Verdict> VerdictWhen(string lead, Func<Verdict, bool> until) => platform.VerdictWhen(lead, until, Wait);
 
     /// <summary>
     /// Reads the lifecycle topic until <paramref name="done"/>; returns each lead's messages once per message id (delivery is

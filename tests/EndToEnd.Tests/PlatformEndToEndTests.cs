@@ -16,18 +16,6 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
     private static readonly TimeSpan Wait = TimeSpan.FromSeconds(60);
     private static readonly DateTimeOffset Now = DateTimeOffset.UtcNow;
 
-    private Task<Verdict> VerdictWhen(string leadId, Func<Verdict, bool> until) =>
-        Eventually.Get<Verdict>(async () =>
-        {
-            try
-            {
-                return await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = leadId });
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
-            {
-                return null;
-            }
-        }, until, Wait, $"the verdict of {leadId}\n{platform.Logs()}");
 
     [Fact]
     public async Task An_event_produced_to_Kafka_is_scored_and_served_over_gRPC_and_REST()
@@ -35,7 +23,7 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         var lead = TestEnvironment.Unique("lead");
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.PageViewed, Now, PageCategories.Pricing));
 
-        var verdict = await VerdictWhen(lead, v => v.EventCount == 1);
+        var verdict = await platform.VerdictWhen(lead, v => v.EventCount == 1);
         verdict.EngagementScore.Should().BeGreaterThan(0);
         verdict.ModelId.Should().NotBeNullOrEmpty();
         verdict.Contributions.Should().Contain(c => c.Count == 1 && c.RawPoints > 0);
@@ -59,7 +47,7 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.FormSubmitted, Now, FormTypes.DemoRequest), TraceParent());
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.FormSubmitted, Now, FormTypes.ContactSales), TraceParent());
 
-        var verdict = await VerdictWhen(lead, v => v.EventCount == 3);
+        var verdict = await platform.VerdictWhen(lead, v => v.EventCount == 3);
         verdict.IsMql.Should().BeTrue($"total {verdict.TotalScore} should pass the threshold");
         verdict.QualifiedBy.Should().Be("threshold", "points, not a qualification rule, qualified this lead");
         verdict.TierReason.Should().NotBeNullOrWhiteSpace();
@@ -102,8 +90,8 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, sentinel);
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, control, sentinel with { Id = control + "-3", LeadId = control });
 
-        var controlVerdict = await VerdictWhen(control, v => v.EventCount == 3);
-        await VerdictWhen(lead, v => v.Contributions.Any(c => c.RuleId == "email_opened" && c.Count == 1));
+        var controlVerdict = await platform.VerdictWhen(control, v => v.EventCount == 3);
+        await platform.VerdictWhen(lead, v => v.Contributions.Any(c => c.RuleId == "email_opened" && c.Count == 1));
         var verdict = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = lead, AsOf = controlVerdict.AsOf });
         var controlAtSameInstant = await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = control, AsOf = controlVerdict.AsOf });
 
@@ -121,7 +109,7 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
             Encoding.UTF8.GetBytes($$"""{"id":"{{lead}}-x","type":"teleported","leadId":"{{lead}}","occurredAt":"2026-11-01T10:00:00Z"}"""));
         await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.EmailClicked, Now));
 
-        var verdict = await VerdictWhen(lead, v => v.EventCount == 1);
+        var verdict = await platform.VerdictWhen(lead, v => v.EventCount == 1);
         verdict.EventCount.Should().Be(1);
 
         var dead = platform.Kafka.ConsumeUntil(Topics.EngagementEventsDeadLetter, r => r.Message.Key == lead, found => found.Count >= 2, Wait);

@@ -1,3 +1,4 @@
+using Grpc.Core;
 using Grpc.Net.Client;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Contracts;
@@ -93,6 +94,23 @@ public class PlatformFixture : IAsyncLifetime
         _services.Add(service);
         await service.WaitUntilHealthyAsync(healthPort, TimeSpan.FromSeconds(90));
     }
+
+    /// <summary>
+    /// The lead's verdict (over gRPC, with the fixture's key) once <paramref name="until"/> holds; NOT_FOUND counts as
+    /// "not yet". Fails after <paramref name="wait"/> (default 60 s) with the last verdict and the services' logs.
+    /// </summary>
+    public Task<Verdict> VerdictWhen(string leadId, Func<Verdict, bool> until, TimeSpan? wait = null) =>
+        Eventually.Get<Verdict>(async () =>
+        {
+            try
+            {
+                return await Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = leadId });
+            }
+            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
+            {
+                return null;
+            }
+        }, until, wait ?? TimeSpan.FromSeconds(60), $"the verdict of {leadId}\n{Logs()}");
 
     public string Logs() => string.Join("\n", _services.Select(s => $"--- {s.Name} ---\n{s.Output}"));
 

@@ -90,7 +90,7 @@ public sealed class WebsiteTrackingEndToEndTests(WebsitePlatformFixture platform
             .StatusCode.Should().Be(HttpStatusCode.OK);
         (await platform.SendAsync("track", new { anonymousId = visitor, @event = "Webinar Attended", messageId = Id("webinar"), timestamp = Now.AddMinutes(-25), properties = new { webinarId = "w-1" } }))
             .StatusCode.Should().Be(HttpStatusCode.OK);
-        await VerdictWhen("anon:" + visitor, v => v.EventCount == 2);
+        await platform.VerdictWhen("anon:" + visitor, v => v.EventCount == 2);
 
         // The identify, sent twice (a client retry): same messageId, linked once.
         var identify = new { userId = lead, anonymousId = visitor, traits = Fit, messageId = Id("identify"), timestamp = Now.AddMinutes(-20) };
@@ -107,7 +107,7 @@ public sealed class WebsiteTrackingEndToEndTests(WebsitePlatformFixture platform
             sentAt = Now,
         })).StatusCode.Should().Be(HttpStatusCode.OK);
 
-        var verdict = await VerdictWhen(lead, v => v.EventCount == 5);
+        var verdict = await platform.VerdictWhen(lead, v => v.EventCount == 5);
         verdict.LinkedIdentities.Should().ContainSingle().Which.StreamKey.Should().Be("anon:" + visitor);
         verdict.Contributions.Where(c => c.RuleId is "page_pricing" or "webinar_attended" or "form_demo_request")
             .Should().HaveCount(3).And.OnlyContain(c => c.Count == 1, "each event counts once, whichever identity sent it");
@@ -148,13 +148,13 @@ public sealed class WebsiteTrackingEndToEndTests(WebsitePlatformFixture platform
             .StatusCode.Should().Be(HttpStatusCode.OK);
         (await platform.SendAsync("track", new { userId = survivor, @event = "Demo Requested", messageId = survivor + "-demo", timestamp = Now.AddHours(-1) }))
             .StatusCode.Should().Be(HttpStatusCode.OK);
-        await VerdictWhen(merged, v => v.EventCount == 2 && v.LinkedIdentities.Count == 1);
-        await VerdictWhen(survivor, v => v.EventCount == 1);
+        await platform.VerdictWhen(merged, v => v.EventCount == 2 && v.LinkedIdentities.Count == 1);
+        await platform.VerdictWhen(survivor, v => v.EventCount == 1);
 
         (await platform.SendAsync("alias", new { previousId = merged, userId = survivor, messageId = survivor + "-alias", timestamp = Now.AddMinutes(-30) }))
             .StatusCode.Should().Be(HttpStatusCode.OK);
 
-        var verdict = await VerdictWhen(survivor, v => v.LinkedIdentities.Any(l => l.StreamKey == merged));
+        var verdict = await platform.VerdictWhen(survivor, v => v.LinkedIdentities.Any(l => l.StreamKey == merged));
         verdict.EventCount.Should().Be(3, "the demo, the pricing page (through the old id's link) and the profile, each once");
         verdict.Contributions.Where(c => c.RuleId is "page_pricing" or "form_demo_request").Should().HaveCount(2).And.OnlyContain(c => c.Count == 1);
         verdict.Tier.Should().Be(MqlTier.HotMql);
@@ -176,7 +176,7 @@ public sealed class WebsiteTrackingEndToEndTests(WebsitePlatformFixture platform
 
         // A later accepted call on the same key lands on the same partition after anything the refused one could have produced.
         (await platform.SendAsync("page", new { anonymousId = visitor, category = "Blog", messageId = visitor + "-sentinel" })).StatusCode.Should().Be(HttpStatusCode.OK);
-        var verdict = await VerdictWhen("anon:" + visitor, v => v.Contributions.Any(c => c.RuleId == "page_blog"));
+        var verdict = await platform.VerdictWhen("anon:" + visitor, v => v.Contributions.Any(c => c.RuleId == "page_blog"));
         verdict.EventCount.Should().Be(1, "only the call with the right write key was accepted");
     }
 
@@ -194,16 +194,4 @@ public sealed class WebsiteTrackingEndToEndTests(WebsitePlatformFixture platform
         return distinct;
     }
 
-    private Task<Verdict> VerdictWhen(string leadId, Func<Verdict, bool> until) =>
-        Eventually.Get<Verdict>(async () =>
-        {
-            try
-            {
-                return await platform.Grpc.GetVerdictAsync(new GetVerdictRequest { LeadId = leadId });
-            }
-            catch (RpcException ex) when (ex.StatusCode == StatusCode.NotFound)
-            {
-                return null;
-            }
-        }, until, Wait, $"the verdict of {leadId}\n{platform.Logs()}");
 }
