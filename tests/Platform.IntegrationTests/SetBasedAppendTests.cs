@@ -58,20 +58,53 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
         martenResults.SelectMany(r => r.Rejected).Should().BeEmpty();
         setBasedResults.Should().Equal(martenResults, "the same events count as appended and as duplicates");
         setBasedResults.Sum(r => r.Duplicates).Should().BeGreaterThan(0, "the workload redelivers events");
-        var martenEvents = await EventRowsAsync(fx.Marten.Schema);
-        var setBasedEvents = await EventRowsAsync(fx.SetBased.Schema);
+        var martenEvents = await EventRowsAsync(fx.Marten.Schema, run);
+        var setBasedEvents = await EventRowsAsync(fx.SetBased.Schema, run);
         martenEvents.Should().HaveCountGreaterThan(20);
         martenEvents.Should().Contain(r => r.Contains("IdentityLinked", StringComparison.Ordinal) && r.Contains(Trace, StringComparison.Ordinal));
         setBasedEvents.Should().Equal(martenEvents, "every column but seq_id and timestamp is equal, in seq_id order");
-        (await StreamRowsAsync(fx.SetBased.Schema)).Should().Equal(await StreamRowsAsync(fx.Marten.Schema));
+        (await StreamRowsAsync(fx.SetBased.Schema, run)).Should().Equal(await StreamRowsAsync(fx.Marten.Schema, run));
         (await ScalarAsync($"select max(seq_id) - min(seq_id) + 1 - count(*) from {fx.SetBased.Schema}.mt_events"))
             .Should().Be(0L, "no sequence number is burnt");
         (await ScalarAsync($"select count(*) from {fx.SetBased.Schema}.mt_events where timestamp is null or seq_id is null"))
             .Should().Be(0L);
 
-        var martenViews = await ViewsAsync(fx.Marten);
+        var martenViews = await ViewsAsync(fx.Marten, run);
         martenViews.Should().HaveCountGreaterThan(8);
-        (await ViewsAsync(fx.SetBased)).Should().Equal(martenViews, "the projection folds both stores into the same views");
+        (await ViewsAsync(fx.SetBased, run)).Should().Equal(martenViews, "the projection folds both stores into the same views");
+    }
+
+    [Fact]
+    public async Task The_set_based_append_wakes_the_daemon_with_Marten_s_notification_when_it_commits()
+    {
+        var lead = TestEnvironment.Unique("notify");
+        await using var listener = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await listener.OpenAsync();
+        var received = new List<NpgsqlNotificationEventArgs>();
+        int appender;
+        listener.Notification += (_, e) => received.Add(e);
+        await using (var listen = new NpgsqlCommand("listen mt_events_appended", listener)) await listen.ExecuteNonQueryAsync();
+
+        await using (var session = fx.SetBased.Store.LightweightSession())
+        {
+            await session.BeginTransactionAsync(CancellationToken.None);
+            await using (var pid = new NpgsqlCommand("select pg_backend_pid()", session.Connection)) appender = (int)(await pid.ExecuteScalarAsync())!;
+            var stored = await SetBasedAppend.AppendAsync(session, fx.SetBased.Schema,
+                [new EventRow(lead, EventIds.FromSourceId(lead + "-1"), Pending(Events.Engagement(lead, "page_viewed", T0, "pricing", lead + "-1")).Data, null)],
+                CancellationToken.None);
+            stored.Should().ContainSingle();
+            await session.SaveChangesAsync();
+        }
+
+        // Other tests append meanwhile on the same channel: wait for the one from this append's backend.
+        // (Notification is raised on this thread, inside WaitAsync.)
+        while (!received.Any(n => n.PID == appender))
+        {
+            (await listener.WaitAsync(TimeSpan.FromSeconds(30))).Should().BeTrue("the commit sends mt_events_appended");
+        }
+
+        received.Single(n => n.PID == appender).Payload.Should().BeEmpty("Marten's pg_notify('mt_events_appended', '')");
+        (await fx.SetBased.CountEventsAsync(lead)).Should().Be(1);
     }
 
     private static List<List<PendingEvent>> Workload(string run)
@@ -132,19 +165,19 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
         return new PendingEvent(e.StreamKey, EventIds.FromSourceId(e.Id), EngagementMapper.ToDomainEvent(e), traceParent) { Link = EngagementMapper.LinkOf(e) };
     }
 
-    private static Task<List<string>> EventRowsAsync(string schema) => RowsAsync(
+    private static Task<List<string>> EventRowsAsync(string schema, string run) => RowsAsync(
         $"select concat_ws(' | ', stream_id, version, id, data::text, coalesce(encode(bdata, 'hex'), '<null>'), type, tenant_id, mt_dotnet_type, " +
-        $"coalesce(headers::text, '<null>'), is_archived) from {schema}.mt_events order by seq_id");
+        $"coalesce(headers::text, '<null>'), is_archived) from {schema}.mt_events where stream_id like '%{run}%' order by seq_id");
 
-    private static Task<List<string>> StreamRowsAsync(string schema) => RowsAsync(
+    private static Task<List<string>> StreamRowsAsync(string schema, string run) => RowsAsync(
         $"select concat_ws(' | ', id, coalesce(type, '<null>'), version, tenant_id, compacted_version, is_archived, timestamp >= created) " +
-        $"from {schema}.mt_streams order by id");
+        $"from {schema}.mt_streams where id like '%{run}%' order by id");
 
-    private static async Task<List<string>> ViewsAsync(StoreFixture store)
+    private static async Task<List<string>> ViewsAsync(StoreFixture store, string run)
     {
         using var daemon = await store.Store.BuildProjectionDaemonAsync();
         await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromSeconds(60), CancellationToken.None);
-        return await RowsAsync($"select concat_ws(' | ', id, data::text) from {store.Schema}.mt_doc_leadscoreview order by id");
+        return await RowsAsync($"select concat_ws(' | ', id, data::text) from {store.Schema}.mt_doc_leadscoreview where id like '%{run}%' order by id");
     }
 
     private static async Task<List<string>> RowsAsync(string sql)
