@@ -1,0 +1,133 @@
+using System.Collections.Concurrent;
+using System.Runtime.CompilerServices;
+using System.Text.Json;
+using JasperFx.Events;
+using Marten;
+using Npgsql;
+using NpgsqlTypes;
+using ScoringPlatform.Leads.EventStore;
+
+namespace ScoringPlatform.Ingestion.Consuming;
+
+/// <summary>One event of a set-based append, in the order it is to be stored.</summary>
+internal readonly record struct EventRow(string Stream, Guid Id, object Data, string? TraceParent);
+
+/// <summary>
+/// Appends the events of one transaction, over any number of streams, in ONE statement that writes the rows
+/// Marten's quick append (<c>mt_quick_append_events</c>, once per stream) writes: ids already stored are skipped
+/// (the unique index on event ids stays the guarantee), the stream rows are created or bumped in stream-id order with
+/// <c>INSERT … ON CONFLICT DO UPDATE … RETURNING</c> (so the versions come from the locked rows), and the events get
+/// <c>nextval</c> of Marten's sequence in input order. The caller holds the identity locks of every stream, so no other
+/// ingestion writer stores the same ids meanwhile and no duplicate race burns sequence numbers. The daemon's NOTIFY is
+/// queued on the session (<see cref="Notify"/>) and goes out with the commit, as Marten's own does.
+/// </summary>
+/// <remarks>
+/// Lock order: Marten's function inserts a stream's events before it updates the stream row; a transaction holding
+/// a stream row here can therefore wait on a Marten writer that waits on it (the scheduler's clock ticks). PostgreSQL
+/// detects that deadlock (40P01, transient), rolls one side back and the append is retried; taking the rows in
+/// stream-id order keeps set-based writers from ever deadlocking each other. Identity writers (ingestion, the Api's
+/// feedback recorder) are serialised before any stream row by the advisory locks.
+/// </remarks>
+internal static class SetBasedAppend
+{
+    /// <summary>
+    /// Marten's wake-up for the async daemon: its <c>NotifyEventAppendedOperation</c> runs
+    /// <c>pg_notify('mt_events_appended', '')</c>, which is this statement (an empty payload), written without the
+    /// <c>;</c> that <see cref="IDocumentOperations.QueueSqlCommand(string, object[])"/> refuses.
+    /// </summary>
+    public const string Notify = "notify mt_events_appended";
+
+    private const string Tenant = "*DEFAULT*";
+
+    private static readonly ConcurrentDictionary<string, string> Statements = new(StringComparer.Ordinal);
+
+    /// <summary>The statement for <paramref name="schema"/>; it returns the ids it stored.</summary>
+    public static string Sql(string schema) => Statements.GetOrAdd(schema, static s => $"""
+        with input as (
+            select i.id, i.stream_id, i.type, i.dotnet_type, i.data, i.headers, i.ord
+            from unnest(@ids, @streams, @types, @dotnet_types, @bodies, @headers)
+                with ordinality as i(id, stream_id, type, dotnet_type, data, headers, ord)
+        ),
+        fresh as materialized (
+            select i.*, row_number() over (partition by i.stream_id order by i.ord) as n
+            from input i
+            where not exists (select 1 from {s}.mt_events e where e.id = i.id)
+        ),
+        counts as (
+            select stream_id, count(*) as appended from fresh group by stream_id
+        ),
+        bumped as (
+            insert into {s}.mt_streams as m (id, type, version, timestamp, tenant_id)
+            select c.stream_id, null, c.appended, now(), '{Tenant}' from counts c order by c.stream_id
+            on conflict (id) do update set version = m.version + excluded.version, timestamp = now()
+            returning m.id, m.version
+        ),
+        inserted as (
+            insert into {s}.mt_events
+                (seq_id, id, stream_id, version, data, bdata, type, tenant_id, timestamp, mt_dotnet_type, is_archived, headers)
+            select nextval('{s}.mt_events_sequence'), o.id, o.stream_id, o.version, o.data, null, o.type, '{Tenant}',
+                (now() at time zone 'utc'), o.dotnet_type, false, o.headers
+            from (
+                select f.id, f.stream_id, b.version - c.appended + f.n as version, f.data, f.type, f.dotnet_type, f.headers
+                from fresh f
+                join counts c on c.stream_id = f.stream_id
+                join bumped b on b.id = f.stream_id
+                order by f.ord
+                offset 0
+            ) o
+            returning id
+        )
+        select id from inserted
+        """);
+
+    /// <summary>Appends <paramref name="rows"/> in the session's open transaction; returns the ids stored (the rest were already there).</summary>
+    public static async Task<HashSet<Guid>> AppendAsync(IDocumentSession session, string schema, IReadOnlyList<EventRow> rows, CancellationToken ct)
+    {
+        var stored = new HashSet<Guid>();
+        if (rows.Count == 0) return stored;
+
+        var serializer = session.DocumentStore.Options.Serializer();
+        var eventTypes = EventTypes(session.DocumentStore);
+        var ids = new Guid[rows.Count];
+        var streams = new string[rows.Count];
+        var types = new string[rows.Count];
+        var dotnetTypes = new string[rows.Count];
+        var bodies = new string[rows.Count];
+        var headers = new string[rows.Count];
+        for (var i = 0; i < rows.Count; i++)
+        {
+            var row = rows[i];
+            var type = eventTypes[row.Data.GetType()];
+            ids[i] = row.Id;
+            streams[i] = row.Stream;
+            types[i] = type.EventTypeName;
+            dotnetTypes[i] = type.DotNetTypeName;
+            bodies[i] = serializer.ToJson(row.Data);
+            // Marten stores an event without headers as the JSON null, not SQL NULL.
+            headers[i] = row.TraceParent is { } traceParent
+                ? JsonSerializer.Serialize(new Dictionary<string, string> { [EventHeaders.TraceParent] = traceParent })
+                : "null";
+        }
+
+        await using var command = new NpgsqlCommand(Sql(schema), session.Connection);
+        command.Parameters.Add(new NpgsqlParameter("ids", NpgsqlDbType.Array | NpgsqlDbType.Uuid) { Value = ids });
+        command.Parameters.Add(new NpgsqlParameter("streams", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { Value = streams });
+        command.Parameters.Add(new NpgsqlParameter("types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { Value = types });
+        command.Parameters.Add(new NpgsqlParameter("dotnet_types", NpgsqlDbType.Array | NpgsqlDbType.Varchar) { Value = dotnetTypes });
+        command.Parameters.Add(new NpgsqlParameter("bodies", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = bodies });
+        command.Parameters.Add(new NpgsqlParameter("headers", NpgsqlDbType.Array | NpgsqlDbType.Jsonb) { Value = headers });
+        await using (var reader = await command.ExecuteReaderAsync(ct))
+        {
+            while (await reader.ReadAsync(ct)) stored.Add(reader.GetGuid(0));
+        }
+
+        // Queued, it also makes the session's SaveChangesAsync commit (with no work queued it would not).
+        if (stored.Count > 0) session.QueueSqlCommand(Notify);
+        return stored;
+    }
+
+    private static readonly ConditionalWeakTable<IDocumentStore, IReadOnlyDictionary<Type, IEventType>> Mappings = new();
+
+    private static IReadOnlyDictionary<Type, IEventType> EventTypes(IDocumentStore store) =>
+        Mappings.GetValue(store, static s => s.Options.Events.AllKnownEventTypes().ToDictionary(t => t.EventType));
+}
