@@ -82,10 +82,9 @@ internal sealed class AppendPlan(IDocumentSession session, string schema, Dictio
             foreach (var (_, id, linked) in linkEvents) Add(survivor, id, linked, traceParent);
             foreach (var key in linkedKeys)
             {
-                var eventId = linkEvents.FirstOrDefault(l => l.Key == key).Id is var own && own != Guid.Empty ? own : linkEvents[0].Id;
-                session.QueueSqlCommand(
-                    $"insert into {schema}.{IdentityAliases.TableName} (alias, lead_id, event_id) values (?, ?, ?)", key, survivor, eventId);
-                session.QueueSqlCommand($"update {schema}.{IdentityAliases.TableName} set lead_id = ? where lead_id = ?", survivor, key);
+                // The link event of this key, else the identity's one link event (none of its keys had a stream yet).
+                var own = linkEvents.FirstOrDefault(l => l.Key == key).Id;
+                IdentityAliases.QueueLink(session, schema, key, survivor, own != Guid.Empty ? own : linkEvents[0].Id);
                 foreach (var (alias, lead) in aliases.ToList())
                 {
                     if (lead == key) aliases[alias] = survivor;

@@ -16,7 +16,7 @@ namespace ScoringPlatform.Leads.Identity;
 /// the merged lead), so resolving a key is one lookup. Written by Ingestion in the transaction that copies the linked
 /// stream and appends the link; read by Ingestion (routing) and the Api (answering for a merged id).
 /// <para>
-/// Writers serialise per key with transaction-scoped advisory locks (<see cref="LockAsync"/>), always taken in
+/// Writers serialise per key with transaction-scoped advisory locks (<see cref="LockAndResolveAsync"/>), always taken in
 /// ascending lock-key order and before any stream row is touched, on every key the transaction appends to or links.
 /// </para>
 /// </summary>
@@ -84,20 +84,14 @@ public static class IdentityAliases
         return await ReadAliasesAsync(reader, ct);
     }
 
-    /// <summary>Records <paramref name="alias"/> as linked into <paramref name="lead"/> and re-points the aliases that named it.</summary>
-    public static async Task LinkAsync(NpgsqlConnection connection, string schema, string alias, string lead, Guid eventId, CancellationToken ct)
+    /// <summary>
+    /// Queues, in <paramref name="session"/>'s unit of work (committed with the events it appends), the row linking
+    /// <paramref name="alias"/> into <paramref name="lead"/> and the re-pointing of the aliases that named it.
+    /// </summary>
+    public static void QueueLink(IDocumentSession session, string schema, string alias, string lead, Guid eventId)
     {
-        await using var batch = new NpgsqlBatch(connection);
-        var insert = new NpgsqlBatchCommand($"insert into {schema}.{TableName} (alias, lead_id, event_id) values (@alias, @lead, @event)");
-        insert.Parameters.AddWithValue("alias", alias);
-        insert.Parameters.AddWithValue("lead", lead);
-        insert.Parameters.AddWithValue("event", eventId);
-        var repoint = new NpgsqlBatchCommand($"update {schema}.{TableName} set lead_id = @lead where lead_id = @alias");
-        repoint.Parameters.AddWithValue("alias", alias);
-        repoint.Parameters.AddWithValue("lead", lead);
-        batch.BatchCommands.Add(insert);
-        batch.BatchCommands.Add(repoint);
-        await batch.ExecuteNonQueryAsync(ct);
+        session.QueueSqlCommand($"insert into {schema}.{TableName} (alias, lead_id, event_id) values (?, ?, ?)", alias, lead, eventId);
+        session.QueueSqlCommand($"update {schema}.{TableName} set lead_id = ? where lead_id = ?", lead, alias);
     }
 
     /// <summary>The lead <paramref name="key"/> was linked into, or null when it is not an alias (read side: the Api).</summary>
