@@ -1,6 +1,5 @@
 using System.Net;
 using System.Text.Json;
-using Grpc.Core;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.TestSupport;

@@ -4,7 +4,6 @@ using System.Net.Http.Json;
 using System.Security.Cryptography;
 using System.Text;
 using System.Text.Json;
-using Grpc.Core;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.TestSupport;
@@ -96,6 +95,9 @@ public sealed class WebsiteTrackingEndToEndTests(WebsitePlatformFixture platform
         var identify = new { userId = lead, anonymousId = visitor, traits = Fit, messageId = Id("identify"), timestamp = Now.AddMinutes(-20) };
         (await platform.SendAsync("identify", identify)).StatusCode.Should().Be(HttpStatusCode.OK);
         (await platform.SendAsync("identify", identify)).StatusCode.Should().Be(HttpStatusCode.OK);
+        // The identify (keyed by the lead) and the visitor's events (keyed by the anonymous id) travel on different
+        // partitions: wait until the link is stored, so the batch below really comes after it.
+        await platform.VerdictWhen(lead, v => v.LinkedIdentities.Count == 1);
         // After it, the same browser still sends only its anonymous id: the demo request counts for the lead.
         (await platform.SendAsync("batch", new
         {
