@@ -101,6 +101,8 @@ public static class LeadEventStore
             .Duplicate(x => x.Stage)
             .Duplicate(x => x.Tier)
             .Duplicate(x => x.MqlEnteredAt!, "timestamptz")
-            .Duplicate(x => x.SlaDueAt!, "timestamptz");
+            .Duplicate(x => x.SlaDueAt!, "timestamptz")
+            // The change feed readers follow (see LeadScoreView.LastSequence).
+            .Duplicate(x => x.LastSequence);
     }
 }

@@ -25,6 +25,13 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
     public const string ProjectionName = "LeadScore";
     public const int RefusalsKept = 8;
 
+    /// <summary>
+    /// NOTIFY channel the projection signals when score views change (delivered at commit; payload empty), and with
+    /// payload <c>reset</c> after a rebuild rewrote them all. Readers then read rows above the last
+    /// <see cref="LeadScoreView.LastSequence"/> they saw, or everything after a reset.
+    /// </summary>
+    public static string ChangesChannel(string schema) => $"{schema}_lead_views";
+
     private readonly ScoringModel _model;
     private readonly string _schema;
 
@@ -48,7 +55,7 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
                 // Its history now counts for the survivor: this view keeps its last state, says where it went, and no
                 // longer schedules anything (a clock tick already queued is ignored below).
                 snapshot.MergedInto = merged.LeadId;
-                snapshot.StreamVersion = e.Version;
+                Stamp(snapshot, e);
                 if (snapshot.NextDueAt is not null)
                 {
                     snapshot.NextDueAt = null;
@@ -60,7 +67,7 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
         if (e.Data is not (EngagementRecorded or ProfileUpdated or SalesFeedbackRecorded or LifecycleClockTicked) || snapshot?.MergedInto is not null)
         {
-            if (snapshot is not null) snapshot.StreamVersion = e.Version;
+            if (snapshot is not null) Stamp(snapshot, e);
             return snapshot;
         }
 
@@ -106,8 +113,14 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
         view.ModelId = _model.Id;
         view.ModelVersion = _model.Version;
         view.Layout = LeadScoreView.CurrentLayout;
-        view.StreamVersion = e.Version;
+        Stamp(view, e);
         return view;
+    }
+
+    private static void Stamp(LeadScoreView view, IEvent e)
+    {
+        view.StreamVersion = e.Version;
+        view.LastSequence = e.Sequence;
     }
 
     private static void Track(LeadScoreView view, DateTimeOffset occurredAt)
@@ -127,6 +140,8 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
         // with these rows and is re-run from the committed view, writing the same message ids.
         var view = slice.Snapshot;
         if (view is null) return ValueTask.CompletedTask;
+        // PostgreSQL folds identical notifications of one transaction into one, delivered at commit.
+        operations.QueueSqlCommand($"select pg_notify('{ChangesChannel(_schema)}', '')");
         foreach (var pending in view.Pending)
         {
             foreach (var retracted in pending.Superseded) Enqueue(operations, view, retracted, pending.TraceParent, retraction: true);

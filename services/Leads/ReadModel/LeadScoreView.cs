@@ -31,6 +31,14 @@ public sealed class LeadScoreView
     /// <summary>The version of the last event of the lead's stream this document has applied.</summary>
     public long StreamVersion { get; set; }
 
+    /// <summary>
+    /// The event store sequence of the last event this document applied: the read model's change feed. The projection
+    /// writes pages in sequence order, one at a time, so a reader that keeps the highest value it has seen finds every
+    /// later change with <c>last_sequence &gt; seen</c> (a rebuild rewrites from the start: readers start over on
+    /// <see cref="LeadScoreProjection.ChangesChannel"/>'s <c>reset</c>).
+    /// </summary>
+    public long LastSequence { get; set; }
+
     /// <summary>Engagement and profile events counted (sales feedback and clock ticks are not).</summary>
     public long EventCount { get; set; }
     public DateTimeOffset? FirstEventAt { get; set; }

@@ -52,7 +52,8 @@ internal sealed partial class ModelChangeRebuild(
         await using (var schedule = new NpgsqlCommand(
             $"begin; delete from {schema}.{LifecycleSchedule.TableName}; " +
             $"insert into {schema}.{LifecycleSchedule.TableName} (lead_id, due_at) " +
-            $"select id, (data ->> 'NextDueAt')::timestamptz from {schema}.mt_doc_leadscoreview where data ->> 'NextDueAt' is not null; commit;",
+            $"select id, (data ->> 'NextDueAt')::timestamptz from {schema}.mt_doc_leadscoreview where data ->> 'NextDueAt' is not null; " +
+            $"select pg_notify('{LeadScoreProjection.ChangesChannel(schema)}', 'reset'); commit;",
             connection))
         {
             var rows = await schedule.ExecuteNonQueryAsync(cancellationToken);
