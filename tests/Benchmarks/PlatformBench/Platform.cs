@@ -7,6 +7,7 @@ namespace ScoringPlatform.Benchmarks.Platform;
 internal sealed class Platform(string schema, string topic) : IAsyncDisposable
 {
     private readonly Dictionary<string, ServiceProcess> _running = [];
+    private readonly Dictionary<string, int> _healthPorts = [];
     public Dictionary<string, long> PeakRss { get; } = [];
     public int RestPort { get; } = TestEnvironment.FreePort();
     public int GrpcPort { get; } = TestEnvironment.FreePort();
@@ -45,6 +46,7 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
 
         var service = ServiceProcess.Start(project, env);
         _running[project] = service;
+        _healthPorts[project] = port;
         await service.WaitUntilHealthyAsync(port, TimeSpan.FromMinutes(2));
     }
 
@@ -74,6 +76,35 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         await using var command = new NpgsqlCommand(sql, connection);
         var value = await command.ExecuteScalarAsync();
         return value is null or DBNull ? 0 : Convert.ToInt64(value, System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    /// <summary>The service's readiness body (JSON) and whether it was ready; null when the request failed.</summary>
+    public async Task<(bool Ready, string Body)?> ReadinessAsync(string project, HttpClient http)
+    {
+        try
+        {
+            using var response = await http.GetAsync($"http://127.0.0.1:{_healthPorts[project]}/health/ready");
+            return (response.IsSuccessStatusCode, await response.Content.ReadAsStringAsync());
+        }
+        catch (HttpRequestException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// How far the live projection is behind, in seconds: the age of the oldest stored event it has not applied yet
+    /// (0 when it has applied everything stored).
+    /// </summary>
+    public async Task<double> ProjectionGapSecondsAsync()
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(
+            $"select extract(epoch from clock_timestamp() - e.timestamp) from {schema}.mt_events e " +
+            $"where e.seq_id > (select coalesce(max(last_seq_id), 0) from {schema}.mt_event_progression where name = 'LeadScore:All') " +
+            "order by e.seq_id limit 1", connection);
+        return await command.ExecuteScalarAsync() is { } value and not DBNull ? Math.Max(0, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)) : 0;
     }
 
     public Task<long> EventCountAsync() => ScalarAsync($"select count(*) from {schema}.mt_events");

@@ -153,6 +153,20 @@ report.Add($"Freshness: produce -> MqlCrossed on lead-lifecycle (p50 / p99, {toC
     $"{Report.Ms(Report.Percentile(toCrossed, 0.5))} / {Report.Ms(Report.Percentile(toCrossed, 0.99))}", "", "", "p99 <= 1,000 ms",
     Report.AtMost(Report.Percentile(toCrossed, 0.99), 1000, "ms"));
 
+// 6b. Soak: the live projection under a steady 1,000 events/s: its gap behind the store and any shard pause.
+if (Arg("--soak-seconds", 0) is var soakSeconds and > 0)
+{
+    var soak = await Soak.RunAsync(platform, topic, runId, leads, 1_000, TimeSpan.FromSeconds(soakSeconds));
+    var span = $"{soak.Duration.TotalMinutes:0.#} min at 1k events/s, {soak.Produced:N0} events";
+    Console.WriteLine($"soak: {span}; {soak.GapSeconds.Count} gap samples; pause episodes {soak.PauseEpisodes}{(soak.LastPause is { } why ? $" (last: {why})" : "")}");
+    report.Add($"Projection live: shard pause episodes ({span})", soak.PauseEpisodes.ToString(CultureInfo.InvariantCulture), "", "",
+        "0 in a 30-min soak", soak.PauseEpisodes > 0 ? "MISSED" : soakSeconds >= 1_800 ? "MET" : $"none in {soak.Duration.TotalMinutes:0.#} min (soak shorter than 30 min)");
+    var gapP99 = Report.Percentile(soak.GapSeconds, 0.99) * 1000;
+    report.Add($"Projection live: gap behind the store, p50 / p99 / max ({soak.GapSeconds.Count} samples every 100 ms)",
+        $"{Report.Ms(Report.Percentile(soak.GapSeconds, 0.5) * 1000)} / {Report.Ms(gapP99)} / {Report.Ms(soak.GapSeconds.LastOrDefault() * 1000)}", "", "",
+        "<= 600 ms", Report.AtMost(soak.GapSeconds.LastOrDefault() * 1000, 600, "ms"));
+}
+
 // 7. Verdict latency under open-loop load (tests/Benchmarks/VerdictLoad), against this Api and an empty handler.
 if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
 {
