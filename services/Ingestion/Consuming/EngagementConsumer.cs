@@ -125,14 +125,9 @@ internal sealed partial class EngagementConsumer(
         {
             if (inFlight is not null)
             {
-                // Cancelled or failed: its offsets are not committed; wait for it to let go of the store before closing.
-                try
-                {
-                    await inFlight;
-                }
-                catch (Exception ex) when (ex is OperationCanceledException || ct.IsCancellationRequested)
-                {
-                }
+                // Cancelled or failed (its failure, if any, is what is propagating): its offsets are not committed; wait for
+                // it to let go of the store before closing the consumer.
+                await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
             }
 
             progress.BatchDone();
@@ -190,8 +185,9 @@ internal sealed partial class EngagementConsumer(
             {
                 var parent = PlatformTelemetry.Extract(message.Message.Headers);
                 // Without a producer trace context StartActivity would take the previous message's (still open) span as
-                // the parent: each message would nest in the one before, and reading a span's context walks that chain
-                // (O(batch²) per batch, most of the consumer's CPU at 2,000 messages). Each message is its own trace root.
+                // the parent: each message would nest in the one before, and reading a span's context walks that chain,
+                // O(batch²) per batch (about 40 % of the consumer's managed CPU in a profile of 2,000-message batches).
+                // Each message is its own trace root instead.
                 Activity.Current = null;
                 var activity = PlatformTelemetry.Source.StartActivity(
                     $"{message.Topic} process", ActivityKind.Consumer, parent.ActivityContext);
