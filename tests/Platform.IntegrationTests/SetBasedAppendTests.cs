@@ -177,7 +177,14 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
     {
         using var daemon = await store.Store.BuildProjectionDaemonAsync();
         await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromSeconds(60), CancellationToken.None);
-        return await RowsAsync($"select concat_ws(' | ', id, data::text) from {store.Schema}.mt_doc_leadscoreview where id like '%{run}%' order by id");
+        // LastSequence is a position in its own store's sequence (like seq_id, it differs between the two stores): compared
+        // as the id of the event it names, which is the same in both.
+        return await RowsAsync($"""
+            select concat_ws(' | ', v.id, (v.data - 'LastSequence')::text, 'last event ' || e.id::text)
+            from {store.Schema}.mt_doc_leadscoreview v
+            left join {store.Schema}.mt_events e on e.seq_id = (v.data ->> 'LastSequence')::bigint
+            where v.id like '%{run}%' order by v.id
+            """);
     }
 
     private static async Task<List<string>> RowsAsync(string sql)

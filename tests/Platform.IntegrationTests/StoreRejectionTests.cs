@@ -86,6 +86,42 @@ public sealed class StoreRejectionTests(StoreFixture fixture) : IClassFixture<St
     }
 
     [Fact]
+    public async Task Messages_without_a_producer_trace_are_each_their_own_trace_root_not_nested_in_the_previous_one()
+    {
+        // The message spans of a batch stay open until its append is done; without a producer context each one used to
+        // take the previous one as its parent, a chain as long as the batch (and quadratic CPU to read the contexts).
+        var leads = Enumerable.Range(0, 3).Select(_ => TestEnvironment.Unique("trace")).ToHashSet();
+        var spans = new System.Collections.Concurrent.ConcurrentBag<System.Diagnostics.Activity>();
+        using var listener = new System.Diagnostics.ActivityListener
+        {
+            ShouldListenTo = source => source.Name == ServiceDefaults.PlatformTelemetry.ActivitySourceName,
+            Sample = static (ref System.Diagnostics.ActivityCreationOptions<System.Diagnostics.ActivityContext> _) =>
+                System.Diagnostics.ActivitySamplingResult.AllDataAndRecorded,
+            ActivityStopped = a =>
+            {
+                if (a.OperationName.EndsWith(" process", StringComparison.Ordinal) && a.GetTagItem("lead.id") is string lead && leads.Contains(lead)) spans.Add(a);
+            },
+        };
+        System.Diagnostics.ActivitySource.AddActivityListener(listener);
+        var kafka = Options.Create(new KafkaOptions { BootstrapServers = TestEnvironment.KafkaBootstrap, DeadLetterTopic = TestEnvironment.Unique("dlq-test") });
+        var ingestion = new IngestionOptions();
+        using var deadLetters = new DeadLetterPublisher(kafka);
+        var consumer = new EngagementConsumer(kafka, Options.Create(ingestion), fixture.Appender(ingestion), deadLetters,
+            new IngestionProgress(TimeProvider.System), TimeProvider.System, NullLogger<EngagementConsumer>.Instance);
+        var offset = 0L;
+        var batch = leads.SelectMany(lead => Enumerable.Range(0, 4).Select(i => Events.Engagement(lead, EngagementEventTypes.PageViewed, At, id: $"{lead}-{i}")))
+            .Select(e => Message(e.StreamKey, Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(e, ContractJson.Options)), offset++))
+            .ToList();
+
+        await consumer.ProcessBatchAsync(batch, CancellationToken.None);
+
+        spans.Should().HaveCount(12);
+        spans.Should().OnlyContain(a => a.Parent == null && a.ParentSpanId == default);
+        spans.Select(a => a.TraceId).Distinct().Should().HaveCount(12, "each message starts its own trace");
+        foreach (var lead in leads) (await fixture.CountEventsAsync(lead)).Should().Be(4);
+    }
+
+    [Fact]
     public async Task PostgreSQL_refuses_NUL_that_the_contract_keeps_out()
     {
         var lead = TestEnvironment.Unique("lead");

@@ -51,20 +51,35 @@ internal sealed partial class EngagementConsumer(
         consumer.Subscribe(kafka.EngagementTopic);
         LogStarted(logger, kafka.EngagementTopic, kafka.ConsumerGroup);
 
-        var batch = new List<ConsumeResult<byte[]?, byte[]?>>(ingestionOptions.Value.MaxBatchSize);
+        // Pipelined: while one batch is appended, the next is consumed and parsed. Appends still run one batch at a time
+        // (a lead's events keep their order across batches) and each batch's offsets are committed only after its
+        // append and dead-letter deliveries succeeded, in consumption order.
+        Task? inFlight = null;
+        List<ConsumeResult<byte[]?, byte[]?>>? inFlightBatch = null;
         try
         {
             while (!ct.IsCancellationRequested)
             {
-                batch.Clear();
-                var first = consumer.Consume(PollTimeout);
+                // With an append in flight, do not block on an empty topic: finish that batch and commit it first.
+                var first = consumer.Consume(inFlight is null ? PollTimeout : TimeSpan.Zero);
                 if (first is null)
                 {
-                    progress.Idle();
+                    if (inFlight is not null)
+                    {
+                        await inFlight;
+                        inFlight = null;
+                        CommitOffsets(consumer, inFlightBatch!);
+                        progress.BatchDone();
+                    }
+                    else
+                    {
+                        progress.Idle();
+                    }
+
                     continue;
                 }
 
-                batch.Add(first);
+                var batch = new List<ConsumeResult<byte[]?, byte[]?>>(ingestionOptions.Value.MaxBatchSize) { first };
                 // Take what is already fetched, without waiting: the batch size adapts to the load.
                 while (batch.Count < ingestionOptions.Value.MaxBatchSize && consumer.Consume(TimeSpan.Zero) is { } next)
                 {
@@ -72,11 +87,35 @@ internal sealed partial class EngagementConsumer(
                 }
 
                 progress.BatchConsumed(batch.Count);
+                var prepared = Prepare(batch);
+                if (inFlight is not null)
+                {
+                    try
+                    {
+                        await inFlight;
+                    }
+                    catch
+                    {
+                        prepared.Dispose();
+                        throw;
+                    }
+
+                    CommitOffsets(consumer, inFlightBatch!);
+                    progress.BatchDone();
+                    progress.BatchConsumed(batch.Count);
+                }
+
                 // Shutdown cancels the append and its retries (a store outage must not hold shutdown); the batch is
                 // then not committed, and the next owner of its partitions re-reads it and deduplicates.
-                await ProcessBatchAsync(batch, ct);
-                CommitOffsets(consumer, batch);
-                progress.BatchDone();
+                inFlight = AppendAsync(prepared, ct);
+                inFlightBatch = batch;
+            }
+
+            if (inFlight is not null)
+            {
+                await inFlight;
+                inFlight = null;
+                CommitOffsets(consumer, inFlightBatch!);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -84,6 +123,13 @@ internal sealed partial class EngagementConsumer(
         }
         finally
         {
+            if (inFlight is not null)
+            {
+                // Cancelled or failed (its failure, if any, is what is propagating): its offsets are not committed; wait for
+                // it to let go of the store before closing the consumer.
+                await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+            }
+
             progress.BatchDone();
             consumer.Close();
             LogStopped(logger);
@@ -109,19 +155,40 @@ internal sealed partial class EngagementConsumer(
         }
     }
 
-    internal async Task ProcessBatchAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct)
+    /// <summary>Parses, appends and dead-letters one batch (without committing its offsets).</summary>
+    internal Task ProcessBatchAsync(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch, CancellationToken ct) =>
+        AppendAsync(Prepare(batch), ct);
+
+    /// <summary>The messages of a batch parsed and validated, with their spans; the contract's rejects already on their way to the DLQ.</summary>
+    private sealed class PreparedBatch : IDisposable
+    {
+        public List<Activity> Activities { get; } = [];
+        public List<PendingEvent> Pending { get; } = [];
+        public List<Task> DeadLetterDeliveries { get; } = [];
+        public Dictionary<Guid, List<ConsumeResult<byte[]?, byte[]?>>> MessagesByEvent { get; } = [];
+
+        public void Dispose()
+        {
+            foreach (var activity in Activities) activity.Dispose();
+        }
+    }
+
+    private PreparedBatch Prepare(IReadOnlyList<ConsumeResult<byte[]?, byte[]?>> batch)
     {
         Consumed.Add(batch.Count);
-        var activities = new List<Activity>(batch.Count);
-        var pending = new List<PendingEvent>(batch.Count);
-        var deadLetterDeliveries = new List<Task>();
-        var messagesByEvent = new Dictionary<Guid, List<ConsumeResult<byte[]?, byte[]?>>>();
+        var prepared = new PreparedBatch();
         var window = ingestionOptions.Value.WindowAt(clock.GetUtcNow());
+        var ambient = Activity.Current;
         try
         {
             foreach (var message in batch)
             {
                 var parent = PlatformTelemetry.Extract(message.Message.Headers);
+                // Without a producer trace context StartActivity would take the previous message's (still open) span as
+                // the parent: each message would nest in the one before, and reading a span's context walks that chain,
+                // O(batch²) per batch (about 40 % of the consumer's managed CPU in a profile of 2,000-message batches).
+                // Each message is its own trace root instead.
+                Activity.Current = null;
                 var activity = PlatformTelemetry.Source.StartActivity(
                     $"{message.Topic} process", ActivityKind.Consumer, parent.ActivityContext);
                 if (activity is not null)
@@ -130,13 +197,13 @@ internal sealed partial class EngagementConsumer(
                     activity.SetTag("messaging.destination.name", message.Topic);
                     activity.SetTag("messaging.kafka.destination.partition", message.Partition.Value);
                     activity.SetTag("messaging.kafka.message.offset", message.Offset.Value);
-                    activities.Add(activity);
+                    prepared.Activities.Add(activity);
                 }
 
                 if (!EngagementEventParser.TryParse(message.Message.Value, window, out var evt, out var reason))
                 {
                     activity?.SetStatus(ActivityStatusCode.Error, reason!.ToString());
-                    DeadLetter(message, reason!, deadLetterDeliveries);
+                    DeadLetter(message, reason!, prepared.DeadLetterDeliveries);
                     activity?.Stop();
                     continue;
                 }
@@ -144,59 +211,74 @@ internal sealed partial class EngagementConsumer(
                 activity?.SetTag("lead.id", evt!.StreamKey);
                 activity?.SetTag("event.id", evt!.Id);
                 var eventId = EventIds.FromSourceId(evt!.Id);
-                if (!messagesByEvent.TryGetValue(eventId, out var sources)) messagesByEvent[eventId] = sources = [];
+                if (!prepared.MessagesByEvent.TryGetValue(eventId, out var sources)) prepared.MessagesByEvent[eventId] = sources = [];
                 sources.Add(message);
-                pending.Add(new PendingEvent(evt!.StreamKey, eventId, EngagementMapper.ToDomainEvent(evt),
+                prepared.Pending.Add(new PendingEvent(evt!.StreamKey, eventId, EngagementMapper.ToDomainEvent(evt),
                     PlatformTelemetry.TraceParentOf(activity)) { Link = EngagementMapper.LinkOf(evt) });
             }
 
-            if (pending.Count > 0)
-            {
-                var started = Stopwatch.GetTimestamp();
-                var startedAt = DateTimeOffset.UtcNow;
-                AppendResult result;
-                // One span for the batch's transaction (Marten and Npgsql spans nest under it), linked to every
-                // message; each message's own trace gets an append child span of the same interval.
-                Activity.Current = null;
-                using (var batchActivity = PlatformTelemetry.Source.StartActivity(
-                           "lead-events append", ActivityKind.Internal, default(ActivityContext),
-                           tags: [new("messaging.batch.message_count", pending.Count)],
-                           links: activities.Select(a => new ActivityLink(a.Context))))
-                {
-                    result = await appender.AppendAsync(pending, ct);
-                }
-
-                // Valid by the contract yet refused by PostgreSQL, or a link that contradicts earlier ones: each offending
-                // message is dead-lettered alone.
-                foreach (var rejection in result.Rejected.DistinctBy(r => r.Event.EventId))
-                {
-                    foreach (var message in messagesByEvent[rejection.Event.EventId])
-                    {
-                        DeadLetter(message, new RejectionReason(rejection.Code, rejection.Reason), deadLetterDeliveries);
-                    }
-                }
-
-                foreach (var activity in activities)
-                {
-                    if (activity.Status == ActivityStatusCode.Error) continue;
-                    using var child = PlatformTelemetry.Source.StartActivity(
-                        "lead-events append", ActivityKind.Internal, activity.Context, startTime: startedAt);
-                    child?.SetEndTime(DateTime.UtcNow);
-                }
-
-                AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
-                Appended.Add(result.Appended);
-                Duplicates.Add(result.Duplicates);
-                if (result.Duplicates > 0) LogDuplicates(logger, result.Duplicates);
-            }
-
-            // A dead-letter delivery that fails throws here, before offsets are committed: the batch is replayed.
-            await Task.WhenAll(deadLetterDeliveries);
+            return prepared;
+        }
+        catch
+        {
+            prepared.Dispose();
+            throw;
         }
         finally
         {
-            foreach (var activity in activities) activity.Dispose();
+            // The message spans stay open until the append is done, but are nobody's ambient parent meanwhile.
+            Activity.Current = ambient;
         }
+    }
+
+    private async Task AppendAsync(PreparedBatch prepared, CancellationToken ct)
+    {
+        using var _ = prepared;
+        var pending = prepared.Pending;
+        var activities = prepared.Activities;
+        var deadLetterDeliveries = prepared.DeadLetterDeliveries;
+        if (pending.Count > 0)
+        {
+            var started = Stopwatch.GetTimestamp();
+            var startedAt = DateTimeOffset.UtcNow;
+            AppendResult result;
+            // One span for the batch's transaction (Marten and Npgsql spans nest under it), linked to every
+            // message; each message's own trace gets an append child span of the same interval.
+            Activity.Current = null;
+            using (var batchActivity = PlatformTelemetry.Source.StartActivity(
+                       "lead-events append", ActivityKind.Internal, default(ActivityContext),
+                       tags: [new("messaging.batch.message_count", pending.Count)],
+                       links: activities.Select(a => new ActivityLink(a.Context))))
+            {
+                result = await appender.AppendAsync(pending, ct);
+            }
+
+            // Valid by the contract yet refused by PostgreSQL, or a link that contradicts earlier ones: each offending
+            // message is dead-lettered alone.
+            foreach (var rejection in result.Rejected.DistinctBy(r => r.Event.EventId))
+            {
+                foreach (var message in prepared.MessagesByEvent[rejection.Event.EventId])
+                {
+                    DeadLetter(message, new RejectionReason(rejection.Code, rejection.Reason), deadLetterDeliveries);
+                }
+            }
+
+            foreach (var activity in activities)
+            {
+                if (activity.Status == ActivityStatusCode.Error) continue;
+                using var child = PlatformTelemetry.Source.StartActivity(
+                    "lead-events append", ActivityKind.Internal, activity.Context, startTime: startedAt);
+                child?.SetEndTime(DateTime.UtcNow);
+            }
+
+            AppendDuration.Record(Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            Appended.Add(result.Appended);
+            Duplicates.Add(result.Duplicates);
+            if (result.Duplicates > 0) LogDuplicates(logger, result.Duplicates);
+        }
+
+        // A dead-letter delivery that fails throws here, before offsets are committed: the batch is replayed.
+        await Task.WhenAll(deadLetterDeliveries);
     }
 
     private void DeadLetter(ConsumeResult<byte[]?, byte[]?> message, RejectionReason reason, List<Task> deliveries)

@@ -38,10 +38,11 @@ public sealed class IngestionProgress
     /// <summary>Sum of the known partition lags; 0 when librdkafka has reported none yet.</summary>
     public long TotalLag => _lag.Values.Where(v => v > 0).Sum();
 
+    /// <summary>A batch is consumed; with a batch still being appended (pipelined) the older one's age is kept.</summary>
     public void BatchConsumed(int count)
     {
-        Interlocked.Exchange(ref _pendingSinceTicks, _clock.GetUtcNow().UtcTicks);
-        Volatile.Write(ref _pendingCount, count);
+        Interlocked.CompareExchange(ref _pendingSinceTicks, _clock.GetUtcNow().UtcTicks, 0);
+        Interlocked.Add(ref _pendingCount, count);
     }
 
     /// <summary>The batch is committed (or abandoned to be re-read): nothing is pending.</summary>

@@ -66,7 +66,7 @@ var producing = Task.Run(async () =>
     var sent = 0;
     foreach (var chunk in workload.Chunk(50_000))
     {
-        while (sent - await platform.EventCountAsync() > 300_000) await Task.Delay(200);
+        while (sent - await platform.EventCountUpToAsync(long.MaxValue) > 300_000) await Task.Delay(200);
         foreach (var (key, value, _) in chunk)
         {
             while (true)
@@ -91,7 +91,7 @@ var producing = Task.Run(async () =>
 });
 try
 {
-    await WaitForAsync(platform.EventCountAsync, n => n >= events, "ingestion");
+    await WaitForAsync(() => platform.EventCountUpToAsync(events), n => n >= events, "ingestion");
 }
 catch (TimeoutException)
 {
