@@ -50,10 +50,19 @@ internal sealed partial class ModelChangeRebuild(
         var schema = options.Value.Schema;
         if (configuration.GetValue("Projections:StreamOrderedRebuild", true))
         {
-            // Writes the views, the progression, the schedule and the 'reset' notification itself.
-            var result = await new StreamOrderedRebuild(store, model, schema, options.Value.ConnectionString!).RunAsync(cancellationToken);
-            LogStreamOrdered(logger, model.Id, model.Version, result.Events, result.Documents, result.Ceiling, result.Elapsed.TotalSeconds);
-            return;
+            try
+            {
+                // Writes the views, the progression, the schedule and the 'reset' notification itself.
+                var result = await new StreamOrderedRebuild(store, model, schema, options.Value.ConnectionString!).RunAsync(cancellationToken);
+                LogStreamOrdered(logger, model.Id, model.Version, result.Events, result.Documents, result.Ceiling, result.Elapsed.TotalSeconds);
+                return;
+            }
+            catch (NotSupportedException ex)
+            {
+                // The views table is not the one it knows how to write (a column or index it does not fill): Marten's
+                // rebuild writes whatever Marten maps.
+                LogFallback(logger, ex.Message);
+            }
         }
 
         using var daemon = await store.BuildProjectionDaemonAsync();
@@ -80,6 +89,9 @@ internal sealed partial class ModelChangeRebuild(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LeadScore projection rebuilt under model {ModelId} v{Version}; lifecycle schedule rewritten ({Rows} statement rows)")]
     private static partial void LogRebuilt(ILogger logger, string modelId, int version, int rows);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream-ordered rebuild not possible ({Reason}); using Marten's rebuild")]
+    private static partial void LogFallback(ILogger logger, string reason);
 
     [LoggerMessage(Level = LogLevel.Information,
         Message = "LeadScore projection rebuilt (stream-ordered) under model {ModelId} v{Version}: {Events} events into {Documents} views up to sequence {Ceiling} in {Seconds:0.0}s; lifecycle schedule rewritten")]
