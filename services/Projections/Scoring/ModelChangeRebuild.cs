@@ -15,11 +15,14 @@ namespace ScoringPlatform.Projections.Scoring;
 /// A rebuild replays every lead's events under the current model and raises no side effects, so no
 /// lifecycle message is sent again; transitions the new model would have made in the past are not sent.
 /// Replicas take turns on an advisory lock, so one rebuilds and the others find the views current.
+/// The rebuild is <see cref="StreamOrderedRebuild"/> (readers keep the old views until a swap); Marten's own
+/// rebuild stays available behind <c>Projections:StreamOrderedRebuild=false</c>.
 /// </summary>
 internal sealed partial class ModelChangeRebuild(
     IDocumentStore store,
     ScoringModelProvider models,
     IOptions<EventStoreOptions> options,
+    IConfiguration configuration,
     ILogger<ModelChangeRebuild> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
@@ -44,11 +47,28 @@ internal sealed partial class ModelChangeRebuild(
             LogRebuilding(logger, stale.ModelId, stale.ModelVersion, stale.Layout, model.Id, model.Version, LeadScoreView.CurrentLayout);
         }
 
+        var schema = options.Value.Schema;
+        if (configuration.GetValue("Projections:StreamOrderedRebuild", true))
+        {
+            try
+            {
+                // Writes the views, the progression, the schedule and the 'reset' notification itself.
+                var result = await new StreamOrderedRebuild(store, model, schema, options.Value.ConnectionString!).RunAsync(cancellationToken);
+                LogStreamOrdered(logger, model.Id, model.Version, result.Events, result.Documents, result.Ceiling, result.Elapsed.TotalSeconds);
+                return;
+            }
+            catch (NotSupportedException ex)
+            {
+                // The views table is not the one it knows how to write (a column or index it does not fill): Marten's
+                // rebuild writes whatever Marten maps.
+                LogFallback(logger, ex.Message);
+            }
+        }
+
         using var daemon = await store.BuildProjectionDaemonAsync();
         await daemon.RebuildProjectionAsync(LeadScoreProjection.ProjectionName, TimeSpan.FromMinutes(5), cancellationToken);
 
         // A rebuild raises no side effects, so the schedule is rewritten from the rebuilt views in one statement.
-        var schema = options.Value.Schema;
         await using (var schedule = new NpgsqlCommand(
             $"begin; delete from {schema}.{LifecycleSchedule.TableName}; " +
             $"insert into {schema}.{LifecycleSchedule.TableName} (lead_id, due_at) " +
@@ -69,4 +89,11 @@ internal sealed partial class ModelChangeRebuild(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "LeadScore projection rebuilt under model {ModelId} v{Version}; lifecycle schedule rewritten ({Rows} statement rows)")]
     private static partial void LogRebuilt(ILogger logger, string modelId, int version, int rows);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Stream-ordered rebuild not possible ({Reason}); using Marten's rebuild")]
+    private static partial void LogFallback(ILogger logger, string reason);
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "LeadScore projection rebuilt (stream-ordered) under model {ModelId} v{Version}: {Events} events into {Documents} views up to sequence {Ceiling} in {Seconds:0.0}s; lifecycle schedule rewritten")]
+    private static partial void LogStreamOrdered(ILogger logger, string modelId, int version, long events, long documents, long ceiling, double seconds);
 }
