@@ -129,12 +129,13 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
         (await CountAsync(_setBased, $"select count(*) from {{schema}}.mt_doc_leadscoreview where id = '{nothing}'")).Should().Be(0);
 
         // A rebuild (Marten's RebuildProjectionAsync, as a model change runs it) rewrites the same documents and
-        // publishes nothing again.
-        var outboxBefore = await CountAsync(_setBased, "select count(*) from {schema}.lifecycle_outbox");
+        // publishes nothing: with the published rows gone, a rebuild that wrote side effects would write them again.
+        foreach (var schema in new[] { _marten, _setBased }) await CountAsync(schema, "with gone as (delete from {schema}.lifecycle_outbox returning 1) select count(*) from gone");
         await RebuildAsync(_martenStore);
         await RebuildAsync(_setBasedStore);
         (await DocumentsAsync(_setBased)).Should().Equal(await DocumentsAsync(_marten), "a rebuild writes the documents Marten's rebuild writes");
-        (await CountAsync(_setBased, "select count(*) from {schema}.lifecycle_outbox")).Should().Be(outboxBefore, "a rebuild writes no outbox rows");
+        (await CountAsync(_setBased, "select count(*) from {schema}.lifecycle_outbox")).Should().Be(0, "a rebuild writes no outbox rows");
+        (await CountAsync(_marten, "select count(*) from {schema}.lifecycle_outbox")).Should().Be(0, "nor does Marten's");
     }
 
     private string Lead(string name) => $"lead-{name}-{_run}";

@@ -5,6 +5,7 @@ using Marten;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
@@ -28,10 +29,18 @@ public enum LeadScoreProjectionKind
 public static class LeadEventStore
 {
     /// <summary>
-    /// Events per page of the live projection. Large, so a backlog drains in few big pages (one load and one upsert
-    /// each) instead of a queue of small ones; a page never waits to fill, so the steady state stays fresh.
+    /// Most events per page of the live projection. Large, so a backlog drains in few big pages (one load and one
+    /// statement per table each); a page never waits to fill, so the steady state stays fresh.
     /// </summary>
     public const int LiveBatchSize = 5_000;
+
+    /// <summary>
+    /// Events the daemon may hold loaded ahead of the page being applied (its hopper; Marten's default is 5,000).
+    /// Small: after a slowdown the daemon otherwise queues up to the hopper's worth of small pages (one per
+    /// high-water poll) and drains them one by one at the arrival rate (issue 11); with a small hopper it stops
+    /// loading and then takes one page of everything that arrived meanwhile.
+    /// </summary>
+    public const int LiveHopperSize = 1_000;
 
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddLeadEventStore(
         this IHostApplicationBuilder builder, Action<StoreOptions, IServiceProvider>? configure = null)
@@ -52,7 +61,8 @@ public static class LeadEventStore
         {
             var options = sp.GetRequiredService<IOptions<EventStoreOptions>>().Value;
             var store = new StoreOptions();
-            Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current);
+            Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current,
+                loggers: sp.GetService<ILoggerFactory>());
             store.AutoCreateSchemaObjects = options.ApplySchemaOnStart ? AutoCreate.CreateOrUpdate : AutoCreate.None;
             // A node that loses the race for Marten's migration lock starts anyway and waits in EventStoreStartup.
             // The lock is per schema: with Marten's one default id, a store of another schema in the same
@@ -70,7 +80,7 @@ public static class LeadEventStore
 
     /// <summary>Store configuration, also used directly by tests and benchmarks.</summary>
     public static void Configure(StoreOptions opts, string connectionString, string schema, ScoringModel model,
-        LeadScoreProjectionKind projection = LeadScoreProjectionKind.SetBased)
+        LeadScoreProjectionKind projection = LeadScoreProjectionKind.SetBased, ILoggerFactory? loggers = null)
     {
         opts.Connection(connectionString);
         opts.DatabaseSchemaName = schema;
@@ -107,9 +117,10 @@ public static class LeadEventStore
             // The live projection, set-based (one load query and one statement per table per page, see
             // LeadScoreLiveProjection). Nothing is cached between pages: a page that fails is re-run from the
             // committed documents. A rebuild tears the views down first, as Marten does for its own projection.
-            opts.Projections.Add(new LeadScoreLiveProjection(model, schema), ProjectionLifecycle.Async, LeadScoreProjection.ProjectionName, o =>
+            opts.Projections.Add(new LeadScoreLiveProjection(model, schema, loggers?.CreateLogger<LeadScoreLiveProjection>()), ProjectionLifecycle.Async, LeadScoreProjection.ProjectionName, o =>
             {
                 o.BatchSize = LiveBatchSize;
+                o.MaximumHopperSize = LiveHopperSize;
                 o.DeleteViewTypeOnTeardown<LeadScoreView>();
             });
         }
