@@ -5,6 +5,7 @@ using Marten;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
@@ -14,9 +15,33 @@ using Weasel.Core;
 
 namespace ScoringPlatform.Leads.EventStore;
 
+/// <summary>Which implementation maintains the score views (the same documents either way).</summary>
+public enum LeadScoreProjectionKind
+{
+    /// <summary><see cref="LeadScoreLiveProjection"/>: set-based pages (what the services run).</summary>
+    SetBased,
+
+    /// <summary>Marten's <see cref="LeadScoreProjection"/> (SingleStreamProjection): the reference the tests diff against.</summary>
+    Marten,
+}
+
 /// <summary>The Marten event store every service shares: one stream per lead, keyed by the lead id.</summary>
 public static class LeadEventStore
 {
+    /// <summary>
+    /// Most events per page of the live projection. Large, so a backlog drains in few big pages (one load and one
+    /// statement per table each); a page never waits to fill, so the steady state stays fresh.
+    /// </summary>
+    public const int LiveBatchSize = 5_000;
+
+    /// <summary>
+    /// Events the daemon may hold loaded ahead of the page being applied (its hopper; Marten's default is 5,000).
+    /// Small: after a slowdown the daemon otherwise queues up to the hopper's worth of small pages (one per
+    /// high-water poll) and drains them one by one at the arrival rate (issue 11); with a small hopper it stops
+    /// loading and then takes one page of everything that arrived meanwhile.
+    /// </summary>
+    public const int LiveHopperSize = 1_000;
+
     public static MartenServiceCollectionExtensions.MartenConfigurationExpression AddLeadEventStore(
         this IHostApplicationBuilder builder, Action<StoreOptions, IServiceProvider>? configure = null)
     {
@@ -36,7 +61,8 @@ public static class LeadEventStore
         {
             var options = sp.GetRequiredService<IOptions<EventStoreOptions>>().Value;
             var store = new StoreOptions();
-            Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current);
+            Configure(store, options.ConnectionString!, options.Schema, sp.GetRequiredService<ScoringModelProvider>().Current,
+                loggers: sp.GetService<ILoggerFactory>());
             store.AutoCreateSchemaObjects = options.ApplySchemaOnStart ? AutoCreate.CreateOrUpdate : AutoCreate.None;
             // A node that loses the race for Marten's migration lock starts anyway and waits in EventStoreStartup.
             // The lock is per schema: with Marten's one default id, a store of another schema in the same
@@ -53,7 +79,8 @@ public static class LeadEventStore
     }
 
     /// <summary>Store configuration, also used directly by tests and benchmarks.</summary>
-    public static void Configure(StoreOptions opts, string connectionString, string schema, ScoringModel model)
+    public static void Configure(StoreOptions opts, string connectionString, string schema, ScoringModel model,
+        LeadScoreProjectionKind projection = LeadScoreProjectionKind.SetBased, ILoggerFactory? loggers = null)
     {
         opts.Connection(connectionString);
         opts.DatabaseSchemaName = schema;
@@ -85,19 +112,38 @@ public static class LeadEventStore
         opts.Events.AddEventType<IdentityLinked>();
         opts.Events.AddEventType<MergedInto>();
 
-        // The aggregate cache stays off (Marten's default, pinned here): the projection folds into the loaded
-        // view in place, so a page that fails must start again from the committed document, never from a
-        // cached object a failed attempt already changed.
-        opts.Projections.Add(new LeadScoreProjection(model, schema), ProjectionLifecycle.Async, o =>
+        if (projection == LeadScoreProjectionKind.SetBased)
         {
-            o.BatchSize = 2_000;
-            o.CacheLimitPerTenant = 0;
-        });
+            // The live projection, set-based (one load query and one statement per table per page, see
+            // LeadScoreLiveProjection). Nothing is cached between pages: a page that fails is re-run from the
+            // committed documents. A rebuild tears the views down first, as Marten does for its own projection.
+            opts.Projections.Add(new LeadScoreLiveProjection(model, schema, loggers?.CreateLogger<LeadScoreLiveProjection>()), ProjectionLifecycle.Async, LeadScoreProjection.ProjectionName, o =>
+            {
+                o.BatchSize = LiveBatchSize;
+                o.MaximumHopperSize = LiveHopperSize;
+                o.DeleteViewTypeOnTeardown<LeadScoreView>();
+            });
+        }
+        else
+        {
+            // Marten's own path (kept for the differential test). The aggregate cache stays off (Marten's default,
+            // pinned here): the projection folds into the loaded view in place, so a page that fails must start
+            // again from the committed document, never from a cached object a failed attempt already changed.
+            opts.Projections.Add(new LeadScoreProjection(model, schema), ProjectionLifecycle.Async, o =>
+            {
+                o.BatchSize = 2_000;
+                o.CacheLimitPerTenant = 0;
+            });
+        }
+
         opts.Storage.ExtendedSchemaObjects.Add(LifecycleOutbox.Table(schema));
         opts.Storage.ExtendedSchemaObjects.Add(LifecycleSchedule.Table(schema));
         opts.Storage.ExtendedSchemaObjects.Add(IdentityAliases.Table(schema));
         // Lead lists filter by stage and tier and order by MQL entry or SLA deadline: real columns, indexed.
         opts.Schema.For<LeadScoreView>().Identity(x => x.Id)
+            // What Marten applies to a projected aggregate's document (the set-based projection writes the same rows):
+            // mt_version is the numeric revision, the stream version of the last event applied.
+            .UseNumericRevisions(true)
             .Duplicate(x => x.Stage)
             .Duplicate(x => x.Tier)
             .Duplicate(x => x.MqlEnteredAt!, "timestamptz")
