@@ -140,8 +140,9 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
         // with these rows and is re-run from the committed view, writing the same message ids.
         var view = slice.Snapshot;
         if (view is null) return ValueTask.CompletedTask;
-        // PostgreSQL folds identical notifications of one transaction into one, delivered at commit.
-        operations.QueueSqlCommand($"select pg_notify('{ChangesChannel(_schema)}', '')");
+        // PostgreSQL folds identical notifications of one transaction into one, delivered at commit. NOTIFY, not
+        // pg_notify: a queued command must return no rows (Marten reads a batch's results by position) and be one statement.
+        operations.QueueSqlCommand($"notify \"{ChangesChannel(_schema)}\"");
         foreach (var pending in view.Pending)
         {
             foreach (var retracted in pending.Superseded) Enqueue(operations, view, retracted, pending.TraceParent, retraction: true);
