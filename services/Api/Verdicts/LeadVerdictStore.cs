@@ -9,7 +9,7 @@ namespace ScoringPlatform.Api.Verdicts;
 
 /// <summary>
 /// Settings of the in-memory verdicts (section <c>Api:VerdictCache</c>). Defaults: enabled, a safety poll every 5 s,
-/// 2,000 views a read, reconnection after 1 s doubling to 30 s.
+/// 2,000 views a read, reconnection after 1 s doubling to 10 s.
 /// </summary>
 public sealed class VerdictCacheOptions
 {
@@ -25,7 +25,7 @@ public sealed class VerdictCacheOptions
     public int PageSize { get; set; } = 2_000;
 
     public TimeSpan ReconnectMinDelay { get; set; } = TimeSpan.FromSeconds(1);
-    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(30);
+    public TimeSpan ReconnectMaxDelay { get; set; } = TimeSpan.FromSeconds(10);
 }
 
 /// <summary>
