@@ -168,9 +168,17 @@ public sealed partial class VerdictFeed(
                     rows++;
                     var id = reader.GetString(0);
                     seen = reader.GetInt64(1);
-                    var view = serializer.FromJson<LeadScoreView>(reader, 2);
-                    memory.Set(id, VerdictState.TryPack(view, model));
                     found?.Add(id);
+                    try
+                    {
+                        memory.Set(id, VerdictState.TryPack(serializer.FromJson<LeadScoreView>(reader, 2), model));
+                    }
+                    catch (Exception ex) when (ex is not OperationCanceledException)
+                    {
+                        // One view memory cannot read must not stop the feed on that row: the database answers it.
+                        memory.Set(id, null);
+                        LogUnreadable(logger, ex, id);
+                    }
                 }
             }
 
@@ -181,6 +189,9 @@ public sealed partial class VerdictFeed(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Verdicts from memory: {Count} leads loaded up to sequence {Sequence}")]
     private static partial void LogLoaded(ILogger logger, int count, long sequence);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Score view {LeadId} could not be read into memory; the database answers its verdicts")]
+    private static partial void LogUnreadable(ILogger logger, Exception exception, string leadId);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Score views were rebuilt (reset): reloading the verdicts held in memory")]
     private static partial void LogReset(ILogger logger);
