@@ -20,6 +20,17 @@ public static class ApiExtensions
         builder.AddLeadEventStore();
         builder.Services.AddHealthChecks().AddPostgresReadiness();
         builder.Services.AddSingleton<SalesFeedbackRecorder>();
+        // Verdicts from memory, kept from the score views' change feed (Verdicts/VerdictFeed); Api:VerdictCache:Enabled=false
+        // reads every verdict from the database instead. Not ready until the first full load completed.
+        var verdictCache = builder.Configuration.GetSection(VerdictCacheOptions.Section);
+        builder.Services.Configure<VerdictCacheOptions>(verdictCache);
+        if (verdictCache.GetValue(nameof(VerdictCacheOptions.Enabled), true))
+        {
+            builder.Services.AddSingleton<LeadVerdictStore>();
+            builder.Services.AddHostedService<VerdictFeed>();
+            builder.Services.AddHealthChecks().AddCheck<VerdictCacheHealthCheck>(VerdictCacheHealthCheck.Name);
+        }
+
         // API keys, scopes per service and a rate limit per key (Auth/, ServiceDefaults/RateLimiting).
         builder.AddApiAuth();
         // Every request of this API is small: bodies and gRPC messages over the limits are refused before parsing.

@@ -155,11 +155,11 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
     public async Task The_api_is_ready_on_PostgreSQL_alone_without_any_Kafka_setting()
     {
         // The fixture's Api already runs without Kafka__ variables (ServiceProcess passes on none it is not given);
-        // its readiness lists exactly the dependency it uses.
+        // its readiness lists exactly the dependency it uses, and the verdicts it holds in memory (read from there).
         using var ready = await platform.Rest.GetAsync("/health/ready");
         ready.StatusCode.Should().Be(HttpStatusCode.OK);
         using var json = JsonDocument.Parse(await ready.Content.ReadAsStringAsync());
-        json.RootElement.GetProperty("checks").EnumerateObject().Select(c => c.Name).Should().BeEquivalentTo(["self", "postgres"]);
+        json.RootElement.GetProperty("checks").EnumerateObject().Select(c => c.Name).Should().BeEquivalentTo(["self", "postgres", "verdict-cache"]);
 
         using var live = await platform.Rest.GetAsync("/health/live");
         live.StatusCode.Should().Be(HttpStatusCode.OK);

@@ -165,7 +165,9 @@ public sealed class IdentityResolutionTests(IdentityFixture fx) : IClassFixture<
         (await fx.ViewWhen(merged, v => v.MergedInto is not null)).MergedInto.Should().Be(survivor);
 
         // The Api answers for the merged id with the survivor's verdict, and refuses feedback on it, naming the survivor.
-        var verdict = await fx.Scoring().GetVerdictAsync(new GetVerdictRequest { LeadId = merged });
+        // The Api answers from memory, which follows the views' change feed a moment behind the documents just read.
+        var verdict = await Eventually.Get(async () => await fx.Scoring().GetVerdictAsync(new GetVerdictRequest { LeadId = merged }),
+            v => v.LeadId == survivor, TimeSpan.FromSeconds(30), $"the verdict of {merged} answered by {survivor}");
         (verdict.LeadId, verdict.RequestedId).Should().Be((survivor, merged));
         verdict.EventCount.Should().Be(6);
         verdict.LinkedIdentities.Select(l => l.StreamKey).Should().BeEquivalentTo([merged, "anon:" + anon]);

@@ -67,8 +67,9 @@ public sealed class SalesFeedbackTests(LifecycleApiFixture fx) : IClassFixture<L
 
         var view = await fx.ViewWhen(lead, v => v.Stage == LifecycleStage.Converted);
         view.Sla!.Met.Should().BeTrue("the acceptance came within the follow-up window of the MQL entry");
-        var verdict = await fx.Scoring().GetVerdictAsync(new GetVerdictRequest { LeadId = lead });
-        verdict.Stage.Should().Be(LeadStage.Converted);
+        // The Api answers from memory, which follows the views' change feed a moment behind the document just read.
+        var verdict = await Eventually.Get(async () => await fx.Scoring().GetVerdictAsync(new GetVerdictRequest { LeadId = lead }),
+            v => v.Stage == LeadStage.Converted, TimeSpan.FromSeconds(30), $"the verdict of {lead} converted");
         verdict.Sla.Should().NotBeNull();
         verdict.Sla.Met.Should().BeTrue();
         verdict.Sla.Deadline.ToDateTimeOffset().Should().BeAfter(Earlier);

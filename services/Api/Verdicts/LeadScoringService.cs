@@ -14,10 +14,11 @@ using ScoringPlatform.Api.Auth;
 
 namespace ScoringPlatform.Api.Verdicts;
 
-/// <summary>gRPC (and, through transcoding, REST) verdicts computed from the lead's score view at any instant.</summary>
+/// <summary>gRPC (and, through transcoding, REST) verdicts computed from the lead's score view at any instant (from memory when it holds the lead).</summary>
 /// <remarks>An id linked into another lead (anonymous stream key, merged lead id) answers the survivor's verdict, naming the id asked for.</remarks>
 [Authorize(Policy = ApiScopes.VerdictsRead)]
-public sealed class LeadScoringService(IQuerySession session, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock)
+public sealed class LeadScoringService(
+    IDocumentStore store, IOptions<EventStoreOptions> options, ScoringModelProvider models, TimeProvider clock, LeadVerdictStore? memory = null)
     : LeadScoring.LeadScoringBase
 {
     public override async Task<V1.Verdict> GetVerdict(GetVerdictRequest request, ServerCallContext context)
@@ -28,6 +29,11 @@ public sealed class LeadScoringService(IQuerySession session, IOptions<EventStor
         }
 
         var asOf = request.AsOf?.ToDateTimeOffset() ?? clock.GetUtcNow();
+        // Most verdicts come from memory (LeadVerdictStore, kept from the score views' change feed); the rest read the
+        // view: ids memory does not hold (unknown, merged, linked), as_of before the lead's clock, before the first load.
+        if (memory?.TryAnswer(request.LeadId, asOf) is { } fromMemory) return fromMemory;
+        // A session is opened only here: the memory path needs none (a scoped session per request costs allocations).
+        await using var session = store.QuerySession();
         var view = await session.LoadAsync<LeadScoreView>(request.LeadId, context.CancellationToken);
         string? survivor = null;
         // Most ids are leads of their own: the alias table is read only for an id without a view (linked before its first
@@ -44,24 +50,8 @@ public sealed class LeadScoringService(IQuerySession session, IOptions<EventStor
                 ? $"lead '{request.LeadId}' is not known (no events scored yet)"
                 : $"'{request.LeadId}' was linked into lead '{survivor}', which has no events scored yet"));
 
-        try
-        {
-            var model = models.Current;
-            var status = LeadTimeline.StatusAt(view.Lifecycle, asOf, model);
-            var verdict = Scorer.Evaluate(view.State, model, asOf, status.Stage == LifecycleStage.Mql, status.Tier);
-            var result = VerdictMapper.ToProto(leadId, asOf, view, verdict, status);
-            if (survivor is not null) result.RequestedId = request.LeadId;
-            return result;
-        }
-        catch (AsOfOutOfRangeException ex)
-        {
-            throw new RpcException(new Status(StatusCode.OutOfRange,
-                $"as_of {ex.AsOf:O} is before {ex.EarliestExactAsOf:O}, the earliest instant this lead's kept history scores exactly"));
-        }
-        catch (ModelMismatchException ex)
-        {
-            throw new RpcException(new Status(StatusCode.FailedPrecondition,
-                $"the lead's score was built by another model version; rebuild the LeadScore projection ({ex.Message})"));
-        }
+        var result = VerdictEvaluation.Evaluate(leadId, asOf, view, models.Current);
+        if (survivor is not null) result.RequestedId = request.LeadId;
+        return result;
     }
 }

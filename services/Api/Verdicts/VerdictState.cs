@@ -1,0 +1,394 @@
+using System.Buffers;
+using System.Buffers.Binary;
+using System.Text;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.ReadModel;
+using ScoringPlatform.Scoring;
+using ScoringPlatform.Scoring.Lifecycle;
+
+namespace ScoringPlatform.Api.Verdicts;
+
+/// <summary>
+/// One lead held in memory: the verdict-only part of its score view, packed into a byte array, and the earliest
+/// as_of it answers exactly (<see cref="FloorTicks"/>, UTC ticks).
+/// </summary>
+public readonly record struct VerdictEntry(long FloorTicks, byte[] Data);
+
+/// <summary>
+/// Packs the part of a <see cref="LeadScoreView"/> that a verdict at or after the lead's clock reads, and unpacks it into a
+/// view shell that the same code as the database path evaluates (<see cref="LeadTimeline.StatusAt(LeadLifecycle, DateTimeOffset, ScoringModel)"/>,
+/// <see cref="Scorer.Evaluate(LeadScoreState, ScoringModel, DateTimeOffset, bool, MqlTier)"/>, <see cref="VerdictMapper"/>).
+/// <para>
+/// What is kept: the lifecycle head (cursor fields, status, SLA) and from its score state the decayed sums, counts and
+/// newest event ids per rule, profile rule results, counters, and the counted events a qualification clause can still see;
+/// from the view the event count, last event instant and linked identities. What is dropped: the checkpoint, the kept
+/// inputs and transitions (only an as_of before the newest input replays them), the frequency buckets and profile
+/// values (only new events read them), the head's last input id (only tested for null) and the history's event ids and
+/// values (read only before the newest event). Rules with nothing counted are omitted and rebuilt empty.
+/// </para>
+/// <para>
+/// Exact for as_of at or after <see cref="VerdictEntry.FloorTicks"/>: the head's clock and newest input, and the newest
+/// scored event. There <see cref="LeadTimeline.StatusAt(LeadLifecycle, DateTimeOffset, ScoringModel)"/> only moves the head's
+/// clock and every measurement it and the scorer make is at or after the newest event (the decayed sums, no history
+/// replay). Earlier as_of, merged leads and states of another model are not packed: the database answers them.
+/// </para>
+/// </summary>
+public static class VerdictState
+{
+    private const byte FormatVersion = 1;
+
+    // A shared, never-replayed checkpoint: StatusAt reads the checkpoint only for an as_of before the head's newest input,
+    // which the floor excludes, and its LastInputId is null, so no "earliest exact" floor is raised either.
+    private static readonly TimelineCursor UnusedCheckpoint = new();
+
+    /// <summary>The packed form of <paramref name="view"/>, or null when the memory form cannot answer it exactly (the database path does).</summary>
+    public static VerdictEntry? TryPack(LeadScoreView view, ScoringModel model)
+    {
+        if (view.MergedInto is not null || view.ModelId != model.Id || view.ModelVersion != model.Version) return null;
+        if (view.Lifecycle.Head is not { } head) return null;
+        var score = head.Score;
+        if (score.ModelId != model.Id || score.ModelVersion != model.Version || score.Rules.Count != model.EngagementRules.Count) return null;
+        for (var r = 0; r < score.Rules.Count; r++)
+        {
+            if (score.Rules[r].RuleId != model.EngagementRules[r].Id) return null;
+        }
+
+        // The head's clock must not be before the newest scored event: a measurement between them would read the history.
+        if (score.HasEvents && head.AtTicks < score.LatestEventTicks) return null;
+        var floor = Math.Max(head.AtTicks, head.LastInputTicks);
+        if (score.HasEvents) floor = Math.Max(floor, score.LatestEventTicks);
+
+        var w = new ArrayBufferWriter<byte>(512);
+        w.Write(FormatVersion);
+        // The view's own verdict fields.
+        w.VarLong(view.EventCount);
+        w.NullableTicks(view.LastEventAt);
+        w.VarLong(view.LinkedIdentities.Count);
+        foreach (var l in view.LinkedIdentities)
+        {
+            w.String(l.LinkedKey);
+            w.String(l.LinkedId);
+            w.Write((byte)l.Kind);
+            w.String(l.SourceEventId);
+            w.Ticks(l.OccurredAt);
+            w.VarLong(l.EventsCopied);
+        }
+
+        // The head cursor.
+        w.VarLong(head.AtTicks);
+        w.VarLong(head.LastInputTicks);
+        w.VarLong(head.LastInputRank);
+        w.VarLong(head.LastInputSequence);
+        w.Write((byte)((head.LastInputId is null ? 0 : 1) | (head.DisqualifiedByHardRule ? 2 : 0)));
+        w.VarLong(head.LastTransitionTicks);
+        w.VarLong(head.SameInstantOrdinal);
+        w.NullableLong(head.ReentryAfterTicks);
+        var status = head.Status;
+        w.Write((byte)status.Stage);
+        w.Write((byte)status.Tier);
+        w.NullableTicks(status.Since);
+        w.NullableString(status.Reason);
+        w.VarLong(status.MqlEntries);
+        if (status.Sla is { } sla)
+        {
+            w.Write(1);
+            w.Write((byte)sla.Tier);
+            w.Ticks(sla.StartedAt);
+            w.Ticks(sla.Deadline);
+            w.NullableTicks(sla.MetAt);
+            w.Write(sla.Breached ? (byte)1 : (byte)0);
+        }
+        else
+        {
+            w.Write(0);
+        }
+
+        // The score state.
+        w.Write((byte)((score.HasEvents ? 1 : 0) | (score.IsMql ? 2 : 0)));
+        w.VarLong(score.ReferenceTicks);
+        w.VarLong(score.LatestEventTicks);
+        w.VarLong(score.HistoryFloorTicks);
+        w.Double(score.ProfileScore);
+        w.VarLong(score.DisqualifyingHardRule);
+        w.Bools(score.ProfileRuleMatched);
+        w.Bools(score.QualificationFitHolds);
+        w.NullableTicks(score.StageChangedAt);
+        w.VarLong(score.MqlEntries);
+        w.VarLong(score.CountedEvents);
+        w.VarLong(score.FrequencyCappedEvents);
+        w.VarLong(score.UnscoredEvents);
+        w.NullableTicks(score.Profile.UpdatedAt);
+
+        var used = 0;
+        foreach (var acc in score.Rules) if (!IsEmpty(acc)) used++;
+        w.VarLong(used);
+        for (var r = 0; r < score.Rules.Count; r++)
+        {
+            var acc = score.Rules[r];
+            if (IsEmpty(acc)) continue;
+            w.VarLong(r);
+            // Which of the (mostly zero) numbers follow; Raw equals Total unless a cap held points back.
+            var flags = (acc.Total != 0 ? 1 : 0) | (acc.Count != 0 ? 2 : 0) | (acc.Base != 0 ? 4 : 0)
+                | (acc.Raw.Equals(acc.Total) ? 0 : 8) | (acc.RawBase != 0 ? 16 : 0) | (acc.BaseCount != 0 ? 32 : 0) | (acc.BaseLastTicks != 0 ? 64 : 0);
+            w.Write((byte)flags);
+            if ((flags & 1) != 0) w.Double(acc.Total);
+            if ((flags & 2) != 0) w.VarLong(acc.Count);
+            if ((flags & 4) != 0) w.Double(acc.Base);
+            if ((flags & 8) != 0) w.Double(acc.Raw);
+            if ((flags & 16) != 0) w.Double(acc.RawBase);
+            if ((flags & 32) != 0) w.VarLong(acc.BaseCount);
+            if ((flags & 64) != 0) w.VarLong(acc.BaseLastTicks);
+            w.VarLong(acc.Latest.Count);
+            foreach (var e in acc.Latest)
+            {
+                w.VarLong(e.Ticks);
+                w.String(e.EventId);
+            }
+        }
+
+        // Counted events a qualification clause can still count at or after the floor: those inside the widest window
+        // before the newest event (older ones are outside every window from there on).
+        var window = QualificationHorizon(model);
+        var from = window is { } span ? score.LatestEventTicks - span.Ticks : long.MaxValue;
+        var kept = 0;
+        foreach (var e in score.History) if (e.Ticks >= from) kept++;
+        w.VarLong(kept);
+        foreach (var e in score.History)
+        {
+            if (e.Ticks < from) continue;
+            w.VarLong(e.Rule);
+            w.VarLong(e.Ticks);
+        }
+
+        return new VerdictEntry(floor, w.WrittenSpan.ToArray());
+    }
+
+    /// <summary>A view shell holding what <see cref="TryPack"/> kept, for the database path's own evaluation code.</summary>
+    public static LeadScoreView Unpack(string leadId, byte[] data, ScoringModel model)
+    {
+        var r = new Reader(data);
+        if (r.Byte() != FormatVersion) throw new InvalidDataException("unknown verdict state format");
+        var view = new LeadScoreView { Id = leadId, ModelId = model.Id, ModelVersion = model.Version, EventCount = r.VarLong(), LastEventAt = r.NullableTicks() };
+        var links = (int)r.VarLong();
+        for (var i = 0; i < links; i++)
+        {
+            view.LinkedIdentities.Add(new IdentityLinked(r.String(), r.String(), (IdentityKind)r.Byte(), r.String(), r.Ticks(), (int)r.VarLong()));
+        }
+
+        var head = new TimelineCursor
+        {
+            AtTicks = r.VarLong(),
+            LastInputTicks = r.VarLong(),
+            LastInputRank = (int)r.VarLong(),
+            LastInputSequence = r.VarLong(),
+        };
+        var cursorFlags = r.Byte();
+        head.LastInputId = (cursorFlags & 1) != 0 ? "" : null;
+        head.DisqualifiedByHardRule = (cursorFlags & 2) != 0;
+        head.LastTransitionTicks = r.VarLong();
+        head.SameInstantOrdinal = (int)r.VarLong();
+        head.ReentryAfterTicks = r.NullableLong();
+        var stage = (LifecycleStage)r.Byte();
+        var tier = (MqlTier)r.Byte();
+        var since = r.NullableTicks();
+        var reason = r.NullableString();
+        var mqlEntries = (int)r.VarLong();
+        SlaStatus? sla = r.Byte() == 1 ? new SlaStatus((MqlTier)r.Byte(), r.Ticks(), r.Ticks(), r.NullableTicks(), r.Byte() == 1) : null;
+        head.Status = new LifecycleStatus(stage, tier, since, reason, mqlEntries, sla);
+
+        var scoreFlags = r.Byte();
+        var score = new LeadScoreState
+        {
+            ModelId = model.Id,
+            ModelVersion = model.Version,
+            HasEvents = (scoreFlags & 1) != 0,
+            IsMql = (scoreFlags & 2) != 0,
+            ReferenceTicks = r.VarLong(),
+            LatestEventTicks = r.VarLong(),
+            HistoryFloorTicks = r.VarLong(),
+            ProfileScore = r.Double(),
+            DisqualifyingHardRule = (int)r.VarLong(),
+            ProfileRuleMatched = r.Bools(),
+            QualificationFitHolds = r.Bools(),
+            StageChangedAt = r.NullableTicks(),
+            MqlEntries = (int)r.VarLong(),
+            CountedEvents = r.VarLong(),
+            FrequencyCappedEvents = r.VarLong(),
+            UnscoredEvents = r.VarLong(),
+        };
+        score.Profile.UpdatedAt = r.NullableTicks();
+
+        var rules = new List<RuleAccumulator>(model.EngagementRules.Count);
+        foreach (var rule in model.EngagementRules) rules.Add(new RuleAccumulator { RuleId = rule.Id });
+        var used = (int)r.VarLong();
+        for (var i = 0; i < used; i++)
+        {
+            var acc = rules[(int)r.VarLong()];
+            var flags = r.Byte();
+            if ((flags & 1) != 0) acc.Total = r.Double();
+            if ((flags & 2) != 0) acc.Count = (int)r.VarLong();
+            if ((flags & 4) != 0) acc.Base = r.Double();
+            acc.Raw = (flags & 8) != 0 ? r.Double() : acc.Total;
+            if ((flags & 16) != 0) acc.RawBase = r.Double();
+            if ((flags & 32) != 0) acc.BaseCount = (int)r.VarLong();
+            if ((flags & 64) != 0) acc.BaseLastTicks = r.VarLong();
+            var latest = (int)r.VarLong();
+            for (var j = 0; j < latest; j++) acc.Latest.Add(new EventRef { Ticks = r.VarLong(), EventId = r.String() });
+        }
+
+        score.Rules = rules;
+        var kept = (int)r.VarLong();
+        var history = new List<CountedEvent>(kept);
+        for (var i = 0; i < kept; i++) history.Add(new CountedEvent { Rule = (int)r.VarLong(), Ticks = r.VarLong(), EventId = "" });
+        score.History = history;
+        head.Score = score;
+        view.Lifecycle = new LeadLifecycle { Checkpoint = UnusedCheckpoint, Head = head, EvaluatedUntilTicks = head.AtTicks };
+        return view;
+    }
+
+    /// <summary>The widest qualification clause window of the model (null: no clause, no counted event is needed).</summary>
+    private static TimeSpan? QualificationHorizon(ScoringModel model)
+    {
+        TimeSpan? widest = null;
+        foreach (var rule in model.QualificationRules)
+        {
+            foreach (var clause in rule.Events)
+            {
+                if (widest is null || clause.Window > widest) widest = clause.Window;
+            }
+        }
+
+        return widest;
+    }
+
+    private static bool IsEmpty(RuleAccumulator a) =>
+        a.Total == 0 && a.Count == 0 && a.Base == 0 && a.Raw == 0 && a.RawBase == 0 && a.BaseCount == 0 && a.BaseLastTicks == 0 && a.Latest.Count == 0;
+
+    private static void Write(this ArrayBufferWriter<byte> w, byte b)
+    {
+        w.GetSpan(1)[0] = b;
+        w.Advance(1);
+    }
+
+    private static void Write(this ArrayBufferWriter<byte> w, int b) => w.Write((byte)b);
+
+    private static void VarLong(this ArrayBufferWriter<byte> w, long value)
+    {
+        // ZigZag, then 7 bits a byte: ticks take 9 bytes, small counts one.
+        var v = (ulong)((value << 1) ^ (value >> 63));
+        var span = w.GetSpan(10);
+        var n = 0;
+        while (v >= 0x80)
+        {
+            span[n++] = (byte)(v | 0x80);
+            v >>= 7;
+        }
+
+        span[n++] = (byte)v;
+        w.Advance(n);
+    }
+
+    private static void Double(this ArrayBufferWriter<byte> w, double value)
+    {
+        BinaryPrimitives.WriteDoubleLittleEndian(w.GetSpan(8), value);
+        w.Advance(8);
+    }
+
+    private static void Ticks(this ArrayBufferWriter<byte> w, DateTimeOffset value) => w.VarLong(value.UtcTicks);
+
+    private static void NullableTicks(this ArrayBufferWriter<byte> w, DateTimeOffset? value)
+    {
+        w.Write(value is null ? 0 : 1);
+        if (value is { } v) w.VarLong(v.UtcTicks);
+    }
+
+    private static void NullableLong(this ArrayBufferWriter<byte> w, long? value)
+    {
+        w.Write(value is null ? 0 : 1);
+        if (value is { } v) w.VarLong(v);
+    }
+
+    private static void String(this ArrayBufferWriter<byte> w, string value)
+    {
+        var bytes = Encoding.UTF8.GetByteCount(value);
+        w.VarLong(bytes);
+        Encoding.UTF8.GetBytes(value, w.GetSpan(bytes));
+        w.Advance(bytes);
+    }
+
+    private static void NullableString(this ArrayBufferWriter<byte> w, string? value)
+    {
+        w.Write(value is null ? 0 : 1);
+        if (value is not null) w.String(value);
+    }
+
+    private static void Bools(this ArrayBufferWriter<byte> w, List<bool> values)
+    {
+        w.VarLong(values.Count);
+        for (var i = 0; i < values.Count; i += 8)
+        {
+            var b = 0;
+            for (var j = 0; j < 8 && i + j < values.Count; j++) if (values[i + j]) b |= 1 << j;
+            w.Write((byte)b);
+        }
+    }
+
+    private ref struct Reader(ReadOnlySpan<byte> data)
+    {
+        private readonly ReadOnlySpan<byte> _data = data;
+        private int _at;
+
+        public byte Byte() => _data[_at++];
+
+        public long VarLong()
+        {
+            ulong v = 0;
+            var shift = 0;
+            byte b;
+            do
+            {
+                b = _data[_at++];
+                v |= (ulong)(b & 0x7F) << shift;
+                shift += 7;
+            }
+            while ((b & 0x80) != 0);
+            return (long)(v >> 1) ^ -(long)(v & 1);
+        }
+
+        public double Double()
+        {
+            var v = BinaryPrimitives.ReadDoubleLittleEndian(_data[_at..]);
+            _at += 8;
+            return v;
+        }
+
+        public DateTimeOffset Ticks() => new(VarLong(), TimeSpan.Zero);
+
+        public DateTimeOffset? NullableTicks() => Byte() == 0 ? null : Ticks();
+
+        public long? NullableLong() => Byte() == 0 ? null : VarLong();
+
+        public string String()
+        {
+            var n = (int)VarLong();
+            var s = Encoding.UTF8.GetString(_data.Slice(_at, n));
+            _at += n;
+            return s;
+        }
+
+        public string? NullableString() => Byte() == 0 ? null : String();
+
+        public List<bool> Bools()
+        {
+            var n = (int)VarLong();
+            var list = new List<bool>(n);
+            for (var i = 0; i < n; i += 8)
+            {
+                var b = Byte();
+                for (var j = 0; j < 8 && i + j < n; j++) list.Add((b & (1 << j)) != 0);
+            }
+
+            return list;
+        }
+    }
+}
