@@ -14,4 +14,10 @@ public sealed class EventStoreOptions
 
     /// <summary>Create/upgrade the Marten schema on start (the default; turn off when migrations are applied separately).</summary>
     public bool ApplySchemaOnStart { get; set; } = true;
+
+    /// <summary>
+    /// Which implementation maintains the score views (the same rows either way): <c>SetBased</c> (the default) or
+    /// <c>Marten</c> (Marten's per-document SingleStreamProjection). Every service of a deployment must agree.
+    /// </summary>
+    public LeadScoreProjectionKind ScoreProjection { get; set; } = LeadScoreProjectionKind.SetBased;
 }
