@@ -191,35 +191,24 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
             .Should().Be(0, "every row has a modification time");
     }
 
-    private static Task<List<string>> ColumnsAsync(string schema) => RowsAsync(
+    private static Task<List<string>> ColumnsAsync(string schema) => TestSql.RowsAsync(
         $"select column_name || ' ' || data_type || ' ' || is_nullable || ' ' || coalesce(column_default, '') from information_schema.columns " +
         $"where table_schema = '{schema}' and table_name = 'mt_doc_leadscoreview' order by ordinal_position");
 
     /// <summary>Every column of every row (as jsonb: the document compares as a value), except the write's time.</summary>
-    private static Task<List<string>> DocumentsAsync(string schema) => RowsAsync(
+    private static Task<List<string>> DocumentsAsync(string schema) => TestSql.RowsAsync(
         $"select (to_jsonb(d) - 'mt_last_modified')::text from {schema}.mt_doc_leadscoreview d order by id");
 
     /// <summary>
     /// Outbox rows of each lead in position order. The trace parent keeps its trace id only: the span id is a new
     /// span's when a listener samples (another test's host in this process may be listening).
     /// </summary>
-    private static Task<List<string>> OutboxAsync(string schema) => RowsAsync(
+    private static Task<List<string>> OutboxAsync(string schema) => TestSql.RowsAsync(
         $"select (to_jsonb(o) - 'position' - 'created_at' - 'trace_parent')::text || ' ' || coalesce(left(trace_parent, 35), '<null>') " +
         $"from {schema}.lifecycle_outbox o order by lead_id, position");
 
-    private static Task<List<string>> ScheduleAsync(string schema) => RowsAsync(
+    private static Task<List<string>> ScheduleAsync(string schema) => TestSql.RowsAsync(
         $"select (to_jsonb(s) - 'updated_at')::text from {schema}.lifecycle_schedule s order by lead_id");
-
-    private static async Task<List<string>> RowsAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string>();
-        while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
-        return rows;
-    }
 
     private static async Task<long> CountAsync(string schema, string sql)
     {

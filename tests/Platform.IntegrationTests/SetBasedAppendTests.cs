@@ -165,11 +165,11 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
         return new PendingEvent(e.StreamKey, EventIds.FromSourceId(e.Id), EngagementMapper.ToDomainEvent(e), traceParent) { Link = EngagementMapper.LinkOf(e) };
     }
 
-    private static Task<List<string>> EventRowsAsync(string schema, string run) => RowsAsync(
+    private static Task<List<string>> EventRowsAsync(string schema, string run) => TestSql.RowsAsync(
         $"select concat_ws(' | ', stream_id, version, id, data::text, coalesce(encode(bdata, 'hex'), '<null>'), type, tenant_id, mt_dotnet_type, " +
         $"coalesce(headers::text, '<null>'), is_archived) from {schema}.mt_events where stream_id like '%{run}%' order by seq_id");
 
-    private static Task<List<string>> StreamRowsAsync(string schema, string run) => RowsAsync(
+    private static Task<List<string>> StreamRowsAsync(string schema, string run) => TestSql.RowsAsync(
         $"select concat_ws(' | ', id, coalesce(type, '<null>'), version, tenant_id, compacted_version, is_archived, timestamp >= created) " +
         $"from {schema}.mt_streams where id like '%{run}%' order by id");
 
@@ -179,23 +179,12 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
         await daemon.RebuildProjectionAsync("LeadScore", TimeSpan.FromSeconds(60), CancellationToken.None);
         // LastSequence is a position in its own store's sequence (like seq_id, it differs between the two stores): compared
         // as the id of the event it names, which is the same in both.
-        return await RowsAsync($"""
+        return await TestSql.RowsAsync($"""
             select concat_ws(' | ', v.id, (v.data - 'LastSequence')::text, 'last event ' || e.id::text)
             from {store.Schema}.mt_doc_leadscoreview v
             left join {store.Schema}.mt_events e on e.seq_id = (v.data ->> 'LastSequence')::bigint
             where v.id like '%{run}%' order by v.id
             """);
-    }
-
-    private static async Task<List<string>> RowsAsync(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        await using var reader = await command.ExecuteReaderAsync();
-        var rows = new List<string>();
-        while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
-        return rows;
     }
 
     private static async Task<object?> ScalarAsync(string sql)
