@@ -84,9 +84,6 @@ public sealed class LeadScoreLiveProjection : IProjection
         _deleteSchedule = $"delete from {schema}.{LifecycleSchedule.TableName} where lead_id = any(?::varchar[])";
     }
 
-    /// <summary>The fold this projection applies per event (also what a stream-ordered rebuild calls).</summary>
-    public LeadScoreProjection Fold => _fold;
-
     public async Task ApplyAsync(IDocumentOperations operations, IReadOnlyList<IEvent> events, CancellationToken cancellation)
     {
         if (events.Count == 0) return;

@@ -43,6 +43,16 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
     /// <summary>Test hook: runs after the work table is complete and indexed, before the swap (throw to simulate a crash).</summary>
     public Func<Task>? BeforeSwap { get; init; }
 
+    /// <summary>
+    /// What follows any rebuild of the views, one transaction: the lifecycle schedule rewritten from them (a rebuild
+    /// writes no schedule rows of its own) and <c>reset</c> on <see cref="LeadScoreProjection.ChangesChannel"/>.
+    /// </summary>
+    public static string AfterRebuildSql(string schema) =>
+        $"begin; delete from {schema}.{LifecycleSchedule.TableName}; " +
+        $"insert into {schema}.{LifecycleSchedule.TableName} (lead_id, due_at) " +
+        $"select id, (data ->> 'NextDueAt')::timestamptz from {schema}.{TableName} where data ->> 'NextDueAt' is not null; " +
+        $"select pg_notify('{LeadScoreProjection.ChangesChannel(schema)}', 'reset'); commit;";
+
     public async Task<StreamOrderedRebuildResult> RunAsync(CancellationToken cancellationToken)
     {
         var watch = Stopwatch.StartNew();
@@ -82,11 +92,7 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
 
         // The schedule follows the views (a rebuild writes no schedule rows of its own). Outside the swap, so readers
         // of the views wait only for the renames; the daemon resumes after this (ModelChangeRebuild runs before it).
-        await ExecuteAsync(control,
-            $"begin; delete from {schema}.{LifecycleSchedule.TableName}; " +
-            $"insert into {schema}.{LifecycleSchedule.TableName} (lead_id, due_at) " +
-            $"select id, (data ->> 'NextDueAt')::timestamptz from {schema}.{TableName} where data ->> 'NextDueAt' is not null; " +
-            $"select pg_notify('{LeadScoreProjection.ChangesChannel(schema)}', 'reset'); commit;", cancellationToken);
+        await ExecuteAsync(control, AfterRebuildSql(schema), cancellationToken);
         await ExecuteAsync(control, "select pg_advisory_unlock(hashtext(@key))", cancellationToken,
             ("key", $"{schema}.{LeadScoreProjection.ProjectionName}.stream-ordered-rebuild"));
         return new StreamOrderedRebuildResult(ceiling, events, documents, watch.Elapsed)

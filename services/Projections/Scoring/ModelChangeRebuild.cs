@@ -2,7 +2,6 @@ using Marten;
 using Microsoft.Extensions.Options;
 using Npgsql;
 using ScoringPlatform.Leads.EventStore;
-using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.ReadModel;
 
@@ -69,12 +68,7 @@ internal sealed partial class ModelChangeRebuild(
         await daemon.RebuildProjectionAsync(LeadScoreProjection.ProjectionName, TimeSpan.FromMinutes(5), cancellationToken);
 
         // A rebuild raises no side effects, so the schedule is rewritten from the rebuilt views in one statement.
-        await using (var schedule = new NpgsqlCommand(
-            $"begin; delete from {schema}.{LifecycleSchedule.TableName}; " +
-            $"insert into {schema}.{LifecycleSchedule.TableName} (lead_id, due_at) " +
-            $"select id, (data ->> 'NextDueAt')::timestamptz from {schema}.mt_doc_leadscoreview where data ->> 'NextDueAt' is not null; " +
-            $"select pg_notify('{LeadScoreProjection.ChangesChannel(schema)}', 'reset'); commit;",
-            connection))
+        await using (var schedule = new NpgsqlCommand(StreamOrderedRebuild.AfterRebuildSql(schema), connection))
         {
             var rows = await schedule.ExecuteNonQueryAsync(cancellationToken);
             LogRebuilt(logger, model.Id, model.Version, Math.Max(rows, 0));
