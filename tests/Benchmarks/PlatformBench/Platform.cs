@@ -67,7 +67,58 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         if (!_running.Remove(project, out var service)) return;
         if (service.PeakRssBytes() is { } rss) PeakRss[project] = Math.Max(PeakRss.GetValueOrDefault(project), rss);
         await service.DisposeAsync();
+        // Kept for diagnosis after the run: $SCORING_RUN_DIR/logs/bench-<service>.log (warnings and errors).
+        var logs = Path.Combine(Environment.GetEnvironmentVariable("SCORING_RUN_DIR") ?? Path.GetTempPath(), "logs");
+        Directory.CreateDirectory(logs);
+        await File.WriteAllTextAsync(Path.Combine(logs, $"bench-{project}.log"), service.Output);
     }
+
+    /// <summary>
+    /// CPU seconds used so far by each running service, by all PostgreSQL processes together ("postgres") and by this
+    /// bench ("bench": producers, samplers): compare two readings to see where a stage's CPU went.
+    /// </summary>
+    public Dictionary<string, double> CpuSeconds()
+    {
+        var cpu = new Dictionary<string, double>();
+        foreach (var (name, service) in _running)
+        {
+            try
+            {
+                cpu[name] = System.Diagnostics.Process.GetProcessById(service.ProcessId).TotalProcessorTime.TotalSeconds;
+            }
+            catch (ArgumentException)
+            {
+                // exited
+            }
+        }
+
+        var ticksPerSecond = 100.0; // USER_HZ on Linux
+        var postgres = 0.0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            try
+            {
+                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+                var close = stat.LastIndexOf(')');
+                if (close < 0 || !stat.AsSpan(0, close).Contains("(postgres", StringComparison.Ordinal)) continue;
+                var fields = stat[(close + 2)..].Split(' ');
+                postgres += (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) +
+                             long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / ticksPerSecond;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+            {
+                // a process that ended meanwhile
+            }
+        }
+
+        cpu["postgres"] = postgres;
+        cpu["bench"] = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        return cpu;
+    }
+
+    /// <summary>How many lines the running service has written that contain <paramref name="text"/>.</summary>
+    public int CountLogLines(string project, string text) =>
+        _running.TryGetValue(project, out var service) ? service.Output.Split('\n').Count(line => line.Contains(text, StringComparison.Ordinal)) : 0;
 
     public async Task<long> ScalarAsync(string sql)
     {
@@ -96,14 +147,23 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
     /// How far the live projection is behind, in seconds: the age of the oldest stored event it has not applied yet
     /// (0 when it has applied everything stored).
     /// </summary>
-    public async Task<double> ProjectionGapSecondsAsync()
+    public Task<double> ProjectionGapSecondsAsync() => OldestEventAboveSecondsAsync("LeadScore:All");
+
+    /// <summary>
+    /// The age of the oldest event above the daemon's high-water mark: how far the store's high-water detection (which
+    /// waits out sequence gaps left by rolled-back appends) holds every shard back, before any projection runs.
+    /// </summary>
+    public Task<double> HighWaterGapSecondsAsync() => OldestEventAboveSecondsAsync("HighWaterMark");
+
+    private async Task<double> OldestEventAboveSecondsAsync(string progressionName)
     {
         await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
         await connection.OpenAsync();
         await using var command = new NpgsqlCommand(
             $"select extract(epoch from clock_timestamp() - e.timestamp) from {schema}.mt_events e " +
-            $"where e.seq_id > (select coalesce(max(last_seq_id), 0) from {schema}.mt_event_progression where name = 'LeadScore:All') " +
+            $"where e.seq_id > (select coalesce(max(last_seq_id), 0) from {schema}.mt_event_progression where name = @name) " +
             "order by e.seq_id limit 1", connection);
+        command.Parameters.AddWithValue("name", progressionName);
         return await command.ExecuteScalarAsync() is { } value and not DBNull ? Math.Max(0, Convert.ToDouble(value, System.Globalization.CultureInfo.InvariantCulture)) : 0;
     }
 
@@ -120,6 +180,13 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         var bound = await ScalarAsync($"select case when is_called then last_value else 0 end from {schema}.mt_events_sequence");
         return bound < target ? bound : await EventCountAsync();
     }
+
+    /// <summary>
+    /// Sequence numbers above <paramref name="after"/> and up to the highest stored one that no stored event has: the
+    /// gaps left by rolled-back appends (or still in flight), which the high-water detection waits out.
+    /// </summary>
+    public Task<long> MissingSequenceNumbersAsync(long after) => ScalarAsync(
+        $"select coalesce(max(seq_id) - {after} - count(*), 0) from {schema}.mt_events where seq_id > {after}");
 
     public Task<long> ProjectionPositionAsync() =>
         ScalarAsync($"select coalesce(max(last_seq_id), 0) from {schema}.mt_event_progression where name = 'LeadScore:All'");

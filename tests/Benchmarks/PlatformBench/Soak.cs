@@ -5,11 +5,13 @@ using ScoringPlatform.TestSupport;
 namespace ScoringPlatform.Benchmarks.Platform;
 
 /// <summary>What the live projection did while a steady load ran: its gap behind the store, and shard pauses.</summary>
-internal sealed record SoakResult(long Produced, TimeSpan Duration, List<double> GapSeconds, int PauseEpisodes, string? LastPause);
+internal sealed record SoakResult(
+    long Produced, TimeSpan Duration, List<double> GapSeconds, List<double> HighWaterGapSeconds, int PauseEpisodes, string? LastPause);
 
 /// <summary>
 /// Steady background load on the running platform (events for existing leads at a fixed rate, paced on a timeline),
-/// while sampling the live projection: its gap behind the store every 100 ms, and the Projections readiness every
+/// while sampling the live projection: its gap behind the store every 100 ms (and the part of it the daemon's high-water
+/// detection accounts for), and the Projections readiness every
 /// 250 ms, counting each episode in which it reports a paused shard (the daemon pauses a shard whose page failed).
 /// </summary>
 internal static class Soak
@@ -19,6 +21,7 @@ internal static class Soak
         using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = TestEnvironment.KafkaBootstrap, LingerMs = 5 }).Build();
         using var stop = new CancellationTokenSource(duration);
         var gaps = new List<double>();
+        var highWaterGaps = new List<double>();
         var pauses = 0;
         string? lastPause = null;
 
@@ -47,6 +50,7 @@ internal static class Soak
             while (!stop.IsCancellationRequested)
             {
                 gaps.Add(await platform.ProjectionGapSecondsAsync());
+                highWaterGaps.Add(await platform.HighWaterGapSecondsAsync());
                 await Task.Delay(100);
             }
         });
@@ -73,6 +77,6 @@ internal static class Soak
         var watch = Stopwatch.StartNew();
         var produced = await load;
         await Task.WhenAll(gapSampler, pauseWatcher);
-        return new SoakResult(produced, watch.Elapsed, gaps.Order().ToList(), pauses, lastPause);
+        return new SoakResult(produced, watch.Elapsed, gaps.Order().ToList(), highWaterGaps.Order().ToList(), pauses, lastPause);
     }
 }
