@@ -121,6 +121,9 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
             await AppendAsync(lead, Engagement(lead, "form_submitted", "demo_request", T0.AddDays(1)), new LifecycleClockTicked(T0.AddDays(45)));
         }
 
+        // Every one of the many again: a page of over a hundred leads that each have a stored view to load and fold on from.
+        foreach (var lead in many) await AppendAsync(lead, Engagement(lead, "page_viewed", "blog", T0.AddDays(50)));
+
         await CatchUpAsync();
         await ShouldMatchAsync("after late events, ticks, feedback and merges");
         (await CountAsync(_setBased, $"select count(*) from {{schema}}.lifecycle_outbox where message_type = '{LifecycleMessageTypes.TransitionRetracted}'"))
