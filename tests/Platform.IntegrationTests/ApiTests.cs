@@ -42,7 +42,12 @@ public sealed class ApiFixture : WebApplicationFactory<ScoringPlatform.Api.Verdi
     public LeadScoring.LeadScoringClient GrpcClient() =>
         new(GrpcChannel.ForAddress(Server.BaseAddress, new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(Server.CreateHandler()) }));
 
-    public Task InitializeAsync() => Task.CompletedTask;
+    /// <summary>Waits for the ready Api (its verdict cache loaded): gRPC health is NOT_SERVING until then.</summary>
+    public async Task InitializeAsync()
+    {
+        using var http = CreateClient();
+        await Eventually.Ready(http, TimeSpan.FromSeconds(60));
+    }
 
     async Task IAsyncLifetime.DisposeAsync()
     {

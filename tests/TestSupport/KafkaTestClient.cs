@@ -129,6 +129,16 @@ public static class Events
 
 public static class Eventually
 {
+    /// <summary>
+    /// Waits until <c>/health/ready</c> answers 2xx on <paramref name="http"/>: a service is not ready at once (the Api
+    /// loads its verdict cache first), and a test that means the ready service must wait as an orchestrator would.
+    /// </summary>
+    public static Task Ready(HttpClient http, TimeSpan timeout) => Get(async () =>
+    {
+        using var response = await http.GetAsync("/health/ready");
+        return response.IsSuccessStatusCode ? "ready" : null;
+    }, _ => true, timeout, $"{http.BaseAddress}health/ready to answer 2xx");
+
     public static async Task<T> Get<T>(Func<Task<T?>> probe, Func<T, bool> until, TimeSpan timeout, string what)
     {
         var deadline = DateTime.UtcNow + timeout;

@@ -54,11 +54,13 @@ public sealed class AuthApiFixture : WebApplicationFactory<Api.Verdicts.LeadScor
         builder.UseSetting("RequestLimits:MaxGrpcMessageBytes", BodyLimit.ToString(System.Globalization.CultureInfo.InvariantCulture));
     }
 
-    public Task InitializeAsync()
+    public async Task InitializeAsync()
     {
         UseKestrel();
         StartServer();
-        return Task.CompletedTask;
+        // Not ready until its verdict cache has loaded: the tests (e.g. readiness and gRPC health) mean the ready Api.
+        using var http = new HttpClient { BaseAddress = new Uri($"http://127.0.0.1:{RestPort}") };
+        await Eventually.Ready(http, TimeSpan.FromSeconds(60));
     }
 
     /// <summary>A gRPC channel over a real HTTP/2 socket sending <paramref name="key"/> as a bearer token (none when null).</summary>
