@@ -24,7 +24,8 @@ internal sealed class Report
     }
 
     public static string Rate(double perSecond) => perSecond.ToString("N0", CultureInfo.InvariantCulture) + "/s";
-    public static string Ms(double ms) => ms.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
+    /// <summary>Milliseconds; a probe that timed out is recorded as +∞ and shown as slower than its timeout.</summary>
+    public static string Ms(double ms) => double.IsPositiveInfinity(ms) ? "timed out" : ms.ToString("0.0", CultureInfo.InvariantCulture) + " ms";
     public static string Ratio(double x) => x.ToString("0.00", CultureInfo.InvariantCulture) + "x";
 
     /// <summary>MET, or MISSED by how much (relative), for "at least" targets.</summary>
@@ -33,7 +34,9 @@ internal sealed class Report
 
     /// <summary>MET, or MISSED by how much, for "at most" targets.</summary>
     public static string AtMost(double measured, double target, string unit) =>
-        measured <= target ? "MET" : $"MISSED by {(measured - target) / target:P0} ({measured:N1} {unit} > {target:N0} {unit})";
+        measured <= target ? "MET" :
+        double.IsPositiveInfinity(measured) ? $"MISSED (over the probe timeout, > {target:N0} {unit})" :
+        $"MISSED by {(measured - target) / target:P0} ({measured:N1} {unit} > {target:N0} {unit})";
 
     public static double Percentile(List<double> sorted, double p) =>
         sorted.Count == 0 ? double.NaN : sorted[Math.Clamp((int)Math.Ceiling(p * sorted.Count) - 1, 0, sorted.Count - 1)];
