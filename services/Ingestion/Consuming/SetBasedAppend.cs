@@ -22,11 +22,12 @@ internal readonly record struct EventRow(string Stream, Guid Id, object Data, st
 /// queued on the session (<see cref="Notify"/>) and goes out with the commit, as Marten's own does.
 /// </summary>
 /// <remarks>
-/// Lock order: Marten's function inserts a stream's events before it updates the stream row; a transaction holding
-/// a stream row here can therefore wait on a Marten writer that waits on it (the scheduler's clock ticks). PostgreSQL
-/// detects that deadlock (40P01, transient), rolls one side back and the append is retried; taking the rows in
-/// stream-id order keeps set-based writers from ever deadlocking each other. Identity writers (ingestion, the Api's
-/// feedback recorder) are serialised before any stream row by the advisory locks.
+/// Lock order: Marten's function reads a stream's version unlocked, inserts its events, then updates the stream row, so
+/// run at once on one stream with this statement it would collide (a duplicate version, or a deadlock), and the side
+/// rolled back would leave a gap in the event sequence. Every writer of lead streams therefore takes the identity
+/// advisory locks first (ingestion, the Api's feedback recorder, the lifecycle scheduler's clock ticks), in ascending
+/// order, so they take turns per stream; taking the rows in stream-id order keeps set-based writers from ever
+/// deadlocking each other.
 /// </remarks>
 internal static class SetBasedAppend
 {

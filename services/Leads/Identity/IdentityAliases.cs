@@ -62,16 +62,31 @@ public static class IdentityAliases
     public static async Task<Dictionary<string, string>> LockAndResolveAsync(
         NpgsqlConnection connection, string schema, IReadOnlyCollection<string> lockKeys, IReadOnlyCollection<string> keys, CancellationToken ct)
     {
-        var locks = lockKeys.Select(LockKey).Distinct().Order().ToArray();
         await using var batch = new NpgsqlBatch(connection);
-        var lockCommand = new NpgsqlBatchCommand("select count(pg_advisory_xact_lock(@class, k)) from unnest(@keys) as k");
-        lockCommand.Parameters.AddWithValue("class", LockClass(schema));
-        lockCommand.Parameters.AddWithValue("keys", locks);
-        batch.BatchCommands.Add(lockCommand);
+        batch.BatchCommands.Add(LockCommand(schema, lockKeys));
         batch.BatchCommands.Add(ResolveCommand(schema, keys));
         await using var reader = await batch.ExecuteReaderAsync(ct);
         await reader.NextResultAsync(ct);
         return await ReadAliasesAsync(reader, ct);
+    }
+
+    /// <summary>
+    /// Only the locks of <see cref="LockAndResolveAsync"/> (same order), for a writer of lead streams that resolves no
+    /// aliases, e.g. the lifecycle scheduler's clock ticks; the connection must be in the transaction that appends.
+    /// </summary>
+    public static async Task LockAsync(NpgsqlConnection connection, string schema, IReadOnlyCollection<string> lockKeys, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch(connection);
+        batch.BatchCommands.Add(LockCommand(schema, lockKeys));
+        await batch.ExecuteNonQueryAsync(ct);
+    }
+
+    private static NpgsqlBatchCommand LockCommand(string schema, IReadOnlyCollection<string> lockKeys)
+    {
+        var command = new NpgsqlBatchCommand("select count(pg_advisory_xact_lock(@class, k)) from unnest(@keys) as k");
+        command.Parameters.AddWithValue("class", LockClass(schema));
+        command.Parameters.AddWithValue("keys", lockKeys.Select(LockKey).Distinct().Order().ToArray());
+        return command;
     }
 
     /// <summary>The surviving lead of each key that is an alias (keys that are not are absent).</summary>

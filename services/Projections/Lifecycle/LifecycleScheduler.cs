@@ -6,6 +6,7 @@ using NpgsqlTypes;
 using Polly;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.Identity;
 using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.ServiceDefaults;
 
@@ -235,9 +236,19 @@ public sealed partial class LifecycleScheduler(
         return found;
     }
 
+    /// <summary>
+    /// Appends the ticks in one transaction, after taking Ingestion's identity locks on their leads. Marten's quick
+    /// append reads a stream's version unlocked, inserts, then bumps the stream row; Ingestion's set-based append bumps
+    /// the row first. At once on one stream they collided (a duplicate stream version, or a deadlock), and the rolled-back
+    /// side left a gap in the event sequence that the daemon's high-water mark waits out. Taking the same locks in the same
+    /// (ascending) order as every other writer of lead streams makes them take turns instead.
+    /// </summary>
     private async Task AppendAsync(IReadOnlyList<DueRow> rows, CancellationToken ct)
     {
         await using var session = store.LightweightSession();
+        await session.BeginTransactionAsync(ct);
+        var leads = rows.Select(r => r.LeadId).Distinct(StringComparer.Ordinal).ToArray();
+        await IdentityAliases.LockAsync(session.Connection!, Schema, leads, ct);
         foreach (var row in rows)
         {
             var action = session.Events.Append(row.LeadId, new LifecycleClockTicked(row.DueAt));
