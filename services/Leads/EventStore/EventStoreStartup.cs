@@ -72,10 +72,14 @@ internal sealed partial class EventStoreStartup(
 
         try
         {
-            // A catalog-only change, but it takes the table's exclusive lock: never queue readers behind it for long.
+            // A catalog-only change, but it takes the table's exclusive lock: never queue readers behind it for long
+            // (the timeout is local to this transaction, so it does not stay on the pooled connection).
+            await using var transaction = await connection.BeginTransactionAsync(ct);
             await using var alter = new NpgsqlCommand(
-                $"set lock_timeout = '5s'; alter table {schema}.{ReadModel.StreamOrderedRebuild.TableName} alter column data set compression lz4", connection);
+                $"set local lock_timeout = '5s'; alter table {schema}.{ReadModel.StreamOrderedRebuild.TableName} alter column data set compression lz4",
+                connection, transaction);
             await alter.ExecuteNonQueryAsync(ct);
+            await transaction.CommitAsync(ct);
             LogViewsCompressed(logger, schema);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.FeatureNotSupported)
