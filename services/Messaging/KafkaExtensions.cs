@@ -18,6 +18,10 @@ public static class KafkaExtensions
             .BindConfiguration(KafkaOptions.Section)
             .ValidateDataAnnotations()
             .ValidateOnStart();
+        // A singleton: AddCheck<T> alone builds a new T for every probe and never disposes it, and this check owns a
+        // librdkafka client (5 native threads, 3 broker connections). Probed every 250 ms for 14 minutes, Projections
+        // had leaked 857 of them: 6,000 threads and 845 MB, and the machine's load average passed 300.
+        builder.Services.AddSingleton<KafkaHealthCheck>();
         builder.Services.AddHealthChecks().AddCheck<KafkaHealthCheck>(ReadinessCheck);
         return builder;
     }

@@ -4,7 +4,11 @@ using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.TestHost;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
+using ScoringPlatform.Messaging;
 using ScoringPlatform.ServiceDefaults;
+using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.Platform.IntegrationTests;
 
@@ -32,5 +36,26 @@ public sealed class ReadinessTests
         ready.StatusCode.Should().Be(expected);
         (await ready.Content.ReadAsStringAsync()).Should().Contain(status.ToString());
         live.StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task The_Kafka_readiness_check_is_one_instance_for_every_probe_and_answers_healthy_against_a_real_broker()
+    {
+        // HealthCheckService builds each check through its registration's factory, per probe and in a new scope. The
+        // Kafka check owns a librdkafka admin client; built per probe (and never disposed), it leaked one client a probe.
+        var builder = Host.CreateApplicationBuilder();
+        builder.Configuration["Kafka:BootstrapServers"] = TestEnvironment.KafkaBootstrap;
+        builder.AddKafka();
+        using var host = builder.Build();
+        var registration = host.Services.GetRequiredService<IOptions<HealthCheckServiceOptions>>().Value.Registrations
+            .Single(r => r.Name == KafkaExtensions.ReadinessCheck);
+
+        using var first = host.Services.CreateScope();
+        using var second = host.Services.CreateScope();
+        registration.Factory(second.ServiceProvider).Should().BeSameAs(registration.Factory(first.ServiceProvider));
+
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+        var reports = await Task.WhenAll(Enumerable.Range(0, 8).Select(_ => health.CheckHealthAsync()));
+        reports.Should().OnlyContain(r => r.Entries[KafkaExtensions.ReadinessCheck].Status == HealthStatus.Healthy);
     }
 }
