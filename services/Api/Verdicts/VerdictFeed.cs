@@ -143,13 +143,13 @@ public sealed partial class VerdictFeed(
     {
         var model = models.Current;
         var serializer = store.Options.Serializer();
-        // Only what a verdict reads, as a partial view document (the serializer's own settings read it): the lifecycle head
-        // without its frequency buckets, never the checkpoint, the kept inputs or the transitions.
+        // Only what a verdict reads, as a partial view document (the serializer's own settings read it). The lifecycle is
+        // one packed string (read whole: a few KB, decoded in microseconds); VerdictState keeps only its head's verdict part.
         var sql = $$"""
             select id, last_sequence, jsonb_build_object(
                 'Id', id, 'ModelId', data -> 'ModelId', 'ModelVersion', data -> 'ModelVersion', 'EventCount', data -> 'EventCount',
                 'LastEventAt', data -> 'LastEventAt', 'LinkedIdentities', data -> 'LinkedIdentities', 'MergedInto', data -> 'MergedInto',
-                'Lifecycle', jsonb_build_object('Head', (data -> 'Lifecycle' -> 'Head') #- '{Score,FrequencyBuckets}'))
+                'Lifecycle', data -> 'Lifecycle')
             from {{schema}}.mt_doc_leadscoreview
             where last_sequence > @seen
             order by last_sequence

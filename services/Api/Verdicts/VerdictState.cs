@@ -1,10 +1,8 @@
-using System.Buffers;
-using System.Buffers.Binary;
-using System.Text;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.Scoring.Lifecycle;
+using ScoringPlatform.Scoring.Packing;
 
 namespace ScoringPlatform.Api.Verdicts;
 
@@ -58,8 +56,8 @@ public static class VerdictState
         var floor = Math.Max(head.AtTicks, head.LastInputTicks);
         if (score.HasEvents) floor = Math.Max(floor, score.LatestEventTicks);
 
-        var w = new ArrayBufferWriter<byte>(512);
-        w.Write(FormatVersion);
+        var w = new PackedWriter(512);
+        w.Byte(FormatVersion);
         // The view's own verdict fields.
         w.VarLong(view.EventCount);
         w.NullableTicks(view.LastEventAt);
@@ -68,7 +66,7 @@ public static class VerdictState
         {
             w.String(l.LinkedKey);
             w.String(l.LinkedId);
-            w.Write((byte)l.Kind);
+            w.Byte((byte)l.Kind);
             w.String(l.SourceEventId);
             w.Ticks(l.OccurredAt);
             w.VarLong(l.EventsCopied);
@@ -79,32 +77,32 @@ public static class VerdictState
         w.VarLong(head.LastInputTicks);
         w.VarLong(head.LastInputRank);
         w.VarLong(head.LastInputSequence);
-        w.Write((byte)((head.LastInputId is null ? 0 : 1) | (head.DisqualifiedByHardRule ? 2 : 0)));
+        w.Byte((byte)((head.LastInputId is null ? 0 : 1) | (head.DisqualifiedByHardRule ? 2 : 0)));
         w.VarLong(head.LastTransitionTicks);
         w.VarLong(head.SameInstantOrdinal);
         w.NullableLong(head.ReentryAfterTicks);
         var status = head.Status;
-        w.Write((byte)status.Stage);
-        w.Write((byte)status.Tier);
+        w.Byte((byte)status.Stage);
+        w.Byte((byte)status.Tier);
         w.NullableTicks(status.Since);
         w.NullableString(status.Reason);
         w.VarLong(status.MqlEntries);
         if (status.Sla is { } sla)
         {
-            w.Write(1);
-            w.Write((byte)sla.Tier);
+            w.Byte(1);
+            w.Byte((byte)sla.Tier);
             w.Ticks(sla.StartedAt);
             w.Ticks(sla.Deadline);
             w.NullableTicks(sla.MetAt);
-            w.Write(sla.Breached ? (byte)1 : (byte)0);
+            w.Byte(sla.Breached ? (byte)1 : (byte)0);
         }
         else
         {
-            w.Write(0);
+            w.Byte(0);
         }
 
         // The score state.
-        w.Write((byte)((score.HasEvents ? 1 : 0) | (score.IsMql ? 2 : 0)));
+        w.Byte((byte)((score.HasEvents ? 1 : 0) | (score.IsMql ? 2 : 0)));
         w.VarLong(score.ReferenceTicks);
         w.VarLong(score.LatestEventTicks);
         w.VarLong(score.HistoryFloorTicks);
@@ -130,7 +128,7 @@ public static class VerdictState
             // Which of the (mostly zero) numbers follow; Raw equals Total unless a cap held points back.
             var flags = (acc.Total != 0 ? 1 : 0) | (acc.Count != 0 ? 2 : 0) | (acc.Base != 0 ? 4 : 0)
                 | (acc.Raw.Equals(acc.Total) ? 0 : 8) | (acc.RawBase != 0 ? 16 : 0) | (acc.BaseCount != 0 ? 32 : 0) | (acc.BaseLastTicks != 0 ? 64 : 0);
-            w.Write((byte)flags);
+            w.Byte((byte)flags);
             if ((flags & 1) != 0) w.Double(acc.Total);
             if ((flags & 2) != 0) w.VarLong(acc.Count);
             if ((flags & 4) != 0) w.Double(acc.Base);
@@ -160,13 +158,13 @@ public static class VerdictState
             w.VarLong(e.Ticks);
         }
 
-        return new VerdictEntry(floor, w.WrittenSpan.ToArray());
+        return new VerdictEntry(floor, w.ToArray());
     }
 
     /// <summary>A view shell holding what <see cref="TryPack"/> kept, for the database path's own evaluation code.</summary>
     public static LeadScoreView Unpack(string leadId, byte[] data, ScoringModel model)
     {
-        var r = new Reader(data);
+        var r = new PackedReader(data);
         if (r.Byte() != FormatVersion) throw new InvalidDataException("unknown verdict state format");
         var view = new LeadScoreView { Id = leadId, ModelId = model.Id, ModelVersion = model.Version, EventCount = r.VarLong(), LastEventAt = r.NullableTicks() };
         var links = (int)r.VarLong();
@@ -263,132 +261,4 @@ public static class VerdictState
 
     private static bool IsEmpty(RuleAccumulator a) =>
         a.Total == 0 && a.Count == 0 && a.Base == 0 && a.Raw == 0 && a.RawBase == 0 && a.BaseCount == 0 && a.BaseLastTicks == 0 && a.Latest.Count == 0;
-
-    private static void Write(this ArrayBufferWriter<byte> w, byte b)
-    {
-        w.GetSpan(1)[0] = b;
-        w.Advance(1);
-    }
-
-    private static void Write(this ArrayBufferWriter<byte> w, int b) => w.Write((byte)b);
-
-    private static void VarLong(this ArrayBufferWriter<byte> w, long value)
-    {
-        // ZigZag, then 7 bits a byte: ticks take 9 bytes, small counts one.
-        var v = (ulong)((value << 1) ^ (value >> 63));
-        var span = w.GetSpan(10);
-        var n = 0;
-        while (v >= 0x80)
-        {
-            span[n++] = (byte)(v | 0x80);
-            v >>= 7;
-        }
-
-        span[n++] = (byte)v;
-        w.Advance(n);
-    }
-
-    private static void Double(this ArrayBufferWriter<byte> w, double value)
-    {
-        BinaryPrimitives.WriteDoubleLittleEndian(w.GetSpan(8), value);
-        w.Advance(8);
-    }
-
-    private static void Ticks(this ArrayBufferWriter<byte> w, DateTimeOffset value) => w.VarLong(value.UtcTicks);
-
-    private static void NullableTicks(this ArrayBufferWriter<byte> w, DateTimeOffset? value)
-    {
-        w.Write(value is null ? 0 : 1);
-        if (value is { } v) w.VarLong(v.UtcTicks);
-    }
-
-    private static void NullableLong(this ArrayBufferWriter<byte> w, long? value)
-    {
-        w.Write(value is null ? 0 : 1);
-        if (value is { } v) w.VarLong(v);
-    }
-
-    private static void String(this ArrayBufferWriter<byte> w, string value)
-    {
-        var bytes = Encoding.UTF8.GetByteCount(value);
-        w.VarLong(bytes);
-        Encoding.UTF8.GetBytes(value, w.GetSpan(bytes));
-        w.Advance(bytes);
-    }
-
-    private static void NullableString(this ArrayBufferWriter<byte> w, string? value)
-    {
-        w.Write(value is null ? 0 : 1);
-        if (value is not null) w.String(value);
-    }
-
-    private static void Bools(this ArrayBufferWriter<byte> w, List<bool> values)
-    {
-        w.VarLong(values.Count);
-        for (var i = 0; i < values.Count; i += 8)
-        {
-            var b = 0;
-            for (var j = 0; j < 8 && i + j < values.Count; j++) if (values[i + j]) b |= 1 << j;
-            w.Write((byte)b);
-        }
-    }
-
-    private ref struct Reader(ReadOnlySpan<byte> data)
-    {
-        private readonly ReadOnlySpan<byte> _data = data;
-        private int _at;
-
-        public byte Byte() => _data[_at++];
-
-        public long VarLong()
-        {
-            ulong v = 0;
-            var shift = 0;
-            byte b;
-            do
-            {
-                b = _data[_at++];
-                v |= (ulong)(b & 0x7F) << shift;
-                shift += 7;
-            }
-            while ((b & 0x80) != 0);
-            return (long)(v >> 1) ^ -(long)(v & 1);
-        }
-
-        public double Double()
-        {
-            var v = BinaryPrimitives.ReadDoubleLittleEndian(_data[_at..]);
-            _at += 8;
-            return v;
-        }
-
-        public DateTimeOffset Ticks() => new(VarLong(), TimeSpan.Zero);
-
-        public DateTimeOffset? NullableTicks() => Byte() == 0 ? null : Ticks();
-
-        public long? NullableLong() => Byte() == 0 ? null : VarLong();
-
-        public string String()
-        {
-            var n = (int)VarLong();
-            var s = Encoding.UTF8.GetString(_data.Slice(_at, n));
-            _at += n;
-            return s;
-        }
-
-        public string? NullableString() => Byte() == 0 ? null : String();
-
-        public List<bool> Bools()
-        {
-            var n = (int)VarLong();
-            var list = new List<bool>(n);
-            for (var i = 0; i < n; i += 8)
-            {
-                var b = Byte();
-                for (var j = 0; j < 8 && i + j < n; j++) list.Add((b & (1 << j)) != 0);
-            }
-
-            return list;
-        }
-    }
 }

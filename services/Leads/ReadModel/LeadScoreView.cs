@@ -20,10 +20,13 @@ public sealed class LeadScoreView
     /// The document's shape. Projections rebuilds the views at start when stored ones have another layout
     /// (or another model), like it does for a model change.
     /// </summary>
-    public const int CurrentLayout = 2;
+    /// <remarks>3: <see cref="Lifecycle"/> packed (<see cref="PackedLifecycleJsonConverter"/>); 2: as a JSON object.</remarks>
+    public const int CurrentLayout = 3;
 
     public string Id { get; set; } = "";
     public int Layout { get; set; } = CurrentLayout;
+    /// <summary>Stored packed, as one base64 string (<see cref="PackedLifecycleJsonConverter"/>): read it through this type, not with JSON paths.</summary>
+    [JsonConverter(typeof(PackedLifecycleJsonConverter))]
     public LeadLifecycle Lifecycle { get; set; } = new();
     public string ModelId { get; set; } = "";
     public int ModelVersion { get; set; }

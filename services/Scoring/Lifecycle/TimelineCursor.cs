@@ -1,7 +1,6 @@
 using System.Globalization;
 using System.Security.Cryptography;
 using System.Text;
-using System.Text.Json;
 
 namespace ScoringPlatform.Scoring.Lifecycle;
 
@@ -49,8 +48,7 @@ public sealed class TimelineCursor
     /// </summary>
     internal TimelineCursor Ahead() => (TimelineCursor)MemberwiseClone();
 
-    internal TimelineCursor Clone() =>
-        JsonSerializer.Deserialize<TimelineCursor>(JsonSerializer.SerializeToUtf8Bytes(this))!;
+    internal TimelineCursor Clone() => LeadLifecycleCodec.Copy(this);
 
     internal bool IsAfterLastInput(LeadInput input) =>
         LastInputId is null || Compare(input.At.UtcTicks, input.Rank, input.Sequence, input.Id) > 0;

@@ -55,14 +55,14 @@ public class TimelineProperties
             _ => Sales(action, at, $"s{index}", reason: "because"),
         };
 
-    private static Arbitrary<Case> Cases(bool sales) =>
+    internal static Arbitrary<Case> Cases(bool sales) =>
         (from count in Gen.Choose(0, 24)
          from inputs in Gen.CollectToArray(Enumerable.Range(0, count), i => InputGen(i, sales))
          from keys in Gen.ArrayOf(Gen.Choose(0, 1000), count)
          from asOf in Gen.Choose(0, 90 * 1440)
          select new Case(inputs, keys, asOf)).ToArbitrary();
 
-    private static IEnumerable<LeadInput> Arrival(Case c) => c.Inputs.Zip(c.ArrivalKeys).OrderBy(x => x.Second).Select(x => x.First);
+    internal static IEnumerable<LeadInput> Arrival(Case c) => c.Inputs.Zip(c.ArrivalKeys).OrderBy(x => x.Second).Select(x => x.First);
 
     [Property(MaxTest = 200)]
     public Property Given_any_history_in_any_arrival_order_When_recorded_incrementally_Then_the_transitions_equal_a_replay_in_time_order_and_what_was_published_minus_what_was_superseded_is_that_list() =>
