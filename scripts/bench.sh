@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # `make bench`: measures the real platform on this machine (ingest, projection, verdict latency, freshness,
 # memory), each figure beside a baseline measured in the same run. Prints a table and appends it to
-# .run/bench/results.md; docs/benchmarks.md records curated runs. Sizes: BENCH_EVENTS, BENCH_LEADS; BENCH_SOAK_SECONDS (live-projection soak at 1k events/s, default 60).
+# .run/bench/results.md; docs/benchmarks.md records curated runs. Sizes: BENCH_EVENTS, BENCH_LEADS; BENCH_SOAK_SECONDS (live-projection soak at 1k events/s, default 60);
+# BENCH_FRESHNESS_SECONDS (probes, default 30) after BENCH_FRESHNESS_WARMUP_SECONDS of background load (default 10: the
+# services were just started, and their first seconds are measured apart).
 export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/bench}"
 export SCORING_PG_PORT="${SCORING_BENCH_PG_PORT:-55435}"
 export SCORING_KAFKA_TOPICS="engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6,bench-engagement:6"
@@ -18,7 +20,7 @@ RESULTS="$RUN_DIR/results.md"
 
 dotnet "$ROOT/tests/Benchmarks/PlatformBench/bin/Release/net10.0/PlatformBench.dll" \
   --events "${BENCH_EVENTS:-1000000}" --leads "${BENCH_LEADS:-100000}" --baseline-events "${BENCH_BASELINE_EVENTS:-200000}" \
-  --freshness-seconds "${BENCH_FRESHNESS_SECONDS:-30}" --soak-seconds "${BENCH_SOAK_SECONDS:-60}" --output "$RESULTS" \
+  --freshness-seconds "${BENCH_FRESHNESS_SECONDS:-30}" --freshness-warmup-seconds "${BENCH_FRESHNESS_WARMUP_SECONDS:-10}" --soak-seconds "${BENCH_SOAK_SECONDS:-60}" --output "$RESULTS" \
   --verdict-load "$ROOT/tests/Benchmarks/VerdictLoad/bin/Release/net10.0/VerdictLoad.dll" \
   --verdict-rates "${BENCH_VERDICT_RATES:-1000,5000,10000}" ${BENCH_ARGS:-}
 log "results appended to $RESULTS"

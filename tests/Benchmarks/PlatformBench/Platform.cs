@@ -73,9 +73,14 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(logs, $"bench-{project}.log"), service.Output);
     }
 
+    /// <summary>The cores each process used since <paramref name="before"/> (a <see cref="CpuSeconds"/> reading) over <paramref name="elapsed"/>.</summary>
+    public string CpuShares(Dictionary<string, double> before, TimeSpan elapsed) =>
+        string.Join(", ", CpuSeconds().Where(kv => before.ContainsKey(kv.Key))
+            .Select(kv => $"{kv.Key} {(kv.Value - before[kv.Key]) / elapsed.TotalSeconds:0.00}"));
+
     /// <summary>
-    /// CPU seconds used so far by each running service, by all PostgreSQL processes together ("postgres") and by this
-    /// bench ("bench": producers, samplers): compare two readings to see where a stage's CPU went.
+    /// CPU seconds used so far by each running service, by all PostgreSQL processes together ("postgres"), by the dev
+    /// broker ("broker") and by this bench ("bench": producers, samplers): compare two readings to see where a stage's CPU went.
     /// </summary>
     public Dictionary<string, double> CpuSeconds()
     {
@@ -112,6 +117,20 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         }
 
         cpu["postgres"] = postgres;
+        // The dev broker (scripts/infra.sh keeps its pid in the run directory), a process of its own.
+        if (Environment.GetEnvironmentVariable("SCORING_RUN_DIR") is { } runDir && File.Exists(Path.Combine(runDir, "broker.pid")) &&
+            int.TryParse(File.ReadAllText(Path.Combine(runDir, "broker.pid")).Trim(), out var brokerPid))
+        {
+            try
+            {
+                cpu["broker"] = System.Diagnostics.Process.GetProcessById(brokerPid).TotalProcessorTime.TotalSeconds;
+            }
+            catch (ArgumentException)
+            {
+                // not running
+            }
+        }
+
         cpu["bench"] = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         return cpu;
     }
