@@ -13,7 +13,7 @@ namespace ScoringPlatform.Scoring.Packing;
 public sealed class PackedWriter
 {
     private readonly ArrayBufferWriter<byte> _buffer;
-    private readonly Dictionary<string, int> _shared = new(StringComparer.Ordinal);
+    private Dictionary<string, int>? _shared;
 
     public PackedWriter(int initialCapacity = 512) => _buffer = new ArrayBufferWriter<byte>(initialCapacity);
 
@@ -26,7 +26,7 @@ public sealed class PackedWriter
     public void Reset()
     {
         _buffer.ResetWrittenCount();
-        _shared.Clear();
+        _shared?.Clear();
     }
 
     public void Byte(byte value)
@@ -134,6 +134,7 @@ public sealed class PackedWriter
             return;
         }
 
+        _shared ??= new Dictionary<string, int>(StringComparer.Ordinal);
         if (_shared.TryGetValue(value, out var index))
         {
             VarLong(index + 2L);

@@ -97,42 +97,45 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             }
         }
 
-        var ticksPerSecond = 100.0; // USER_HZ on Linux
         var postgres = 0.0;
         foreach (var dir in Directory.EnumerateDirectories("/proc"))
         {
-            try
-            {
-                var stat = File.ReadAllText(Path.Combine(dir, "stat"));
-                var close = stat.LastIndexOf(')');
-                if (close < 0 || !stat.AsSpan(0, close).Contains("(postgres", StringComparison.Ordinal)) continue;
-                var fields = stat[(close + 2)..].Split(' ');
-                postgres += (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) +
-                             long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / ticksPerSecond;
-            }
-            catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
-            {
-                // a process that ended meanwhile
-            }
+            if (ProcCpu(dir, "(postgres") is { } seconds) postgres += seconds;
         }
 
         cpu["postgres"] = postgres;
         // The dev broker (scripts/infra.sh keeps its pid in the run directory), a process of its own.
         if (Environment.GetEnvironmentVariable("SCORING_RUN_DIR") is { } runDir && File.Exists(Path.Combine(runDir, "broker.pid")) &&
-            int.TryParse(File.ReadAllText(Path.Combine(runDir, "broker.pid")).Trim(), out var brokerPid))
+            int.TryParse(File.ReadAllText(Path.Combine(runDir, "broker.pid")).Trim(), out var brokerPid) &&
+            ProcCpu($"/proc/{brokerPid}", null) is { } broker)
         {
-            try
-            {
-                cpu["broker"] = System.Diagnostics.Process.GetProcessById(brokerPid).TotalProcessorTime.TotalSeconds;
-            }
-            catch (ArgumentException)
-            {
-                // not running
-            }
+            cpu["broker"] = broker;
         }
 
         cpu["bench"] = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
         return cpu;
+    }
+
+    /// <summary>
+    /// User + system CPU seconds of the process in <paramref name="dir"/> (a /proc entry), read from its stat file, or null
+    /// when it ended meanwhile or its command is not <paramref name="command"/> (when given).
+    /// </summary>
+    private static double? ProcCpu(string dir, string? command)
+    {
+        const double ticksPerSecond = 100.0; // USER_HZ on Linux
+        try
+        {
+            var stat = File.ReadAllText(Path.Combine(dir, "stat"));
+            var close = stat.LastIndexOf(')');
+            if (close < 0 || (command is not null && !stat.AsSpan(0, close).Contains(command, StringComparison.Ordinal))) return null;
+            var fields = stat[(close + 2)..].Split(' ');
+            return (long.Parse(fields[11], System.Globalization.CultureInfo.InvariantCulture) +
+                    long.Parse(fields[12], System.Globalization.CultureInfo.InvariantCulture)) / ticksPerSecond;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException)
+        {
+            return null;
+        }
     }
 
     /// <summary>How many lines the running service has written that contain <paramref name="text"/>.</summary>
