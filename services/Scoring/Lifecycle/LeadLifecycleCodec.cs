@@ -6,7 +6,7 @@ namespace ScoringPlatform.Scoring.Lifecycle;
 /// <summary>
 /// The packed binary form of a <see cref="LeadLifecycle"/>, every field of it: what a projection loads, folds and saves per
 /// lead. As JSON a lifecycle after ~20 events is ~12 KB and its parse dominated the live projection's page (issue 11);
-/// packed it is a fraction of that and reads in a few microseconds. Decode(Encode(x)) serialises to the same JSON as x.
+/// packed it is about a third of that and reads in tens of microseconds. Decode(Encode(x)) serialises to the same JSON as x.
 /// <para>
 /// Layout (version byte <see cref="FormatVersion"/>, then fields in declaration order): ZigZag varints for integers,
 /// instants and enums (their numeric values: append new enum members, never reorder them), raw doubles, shared strings (an
