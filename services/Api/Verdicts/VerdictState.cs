@@ -125,17 +125,7 @@ public static class VerdictState
             var acc = score.Rules[r];
             if (IsEmpty(acc)) continue;
             w.VarLong(r);
-            // Which of the (mostly zero) numbers follow; Raw equals Total unless a cap held points back.
-            var flags = (acc.Total != 0 ? 1 : 0) | (acc.Count != 0 ? 2 : 0) | (acc.Base != 0 ? 4 : 0)
-                | (acc.Raw.Equals(acc.Total) ? 0 : 8) | (acc.RawBase != 0 ? 16 : 0) | (acc.BaseCount != 0 ? 32 : 0) | (acc.BaseLastTicks != 0 ? 64 : 0);
-            w.Byte((byte)flags);
-            if ((flags & 1) != 0) w.Double(acc.Total);
-            if ((flags & 2) != 0) w.VarLong(acc.Count);
-            if ((flags & 4) != 0) w.Double(acc.Base);
-            if ((flags & 8) != 0) w.Double(acc.Raw);
-            if ((flags & 16) != 0) w.Double(acc.RawBase);
-            if ((flags & 32) != 0) w.VarLong(acc.BaseCount);
-            if ((flags & 64) != 0) w.VarLong(acc.BaseLastTicks);
+            LeadLifecycleCodec.WriteRuleNumbers(w, acc);
             w.VarLong(acc.Latest.Count);
             foreach (var e in acc.Latest)
             {
@@ -222,14 +212,7 @@ public static class VerdictState
         for (var i = 0; i < used; i++)
         {
             var acc = rules[(int)r.VarLong()];
-            var flags = r.Byte();
-            if ((flags & 1) != 0) acc.Total = r.Double();
-            if ((flags & 2) != 0) acc.Count = (int)r.VarLong();
-            if ((flags & 4) != 0) acc.Base = r.Double();
-            acc.Raw = (flags & 8) != 0 ? r.Double() : acc.Total;
-            if ((flags & 16) != 0) acc.RawBase = r.Double();
-            if ((flags & 32) != 0) acc.BaseCount = (int)r.VarLong();
-            if ((flags & 64) != 0) acc.BaseLastTicks = r.VarLong();
+            LeadLifecycleCodec.ReadRuleNumbers(ref r, acc);
             var latest = (int)r.VarLong();
             for (var j = 0; j < latest; j++) acc.Latest.Add(new EventRef { Ticks = r.VarLong(), EventId = r.String() });
         }

@@ -180,18 +180,7 @@ public static class LeadLifecycleCodec
         foreach (var acc in s.Rules)
         {
             w.Shared(acc.RuleId);
-            // Which numbers follow (most are zero; Raw equals Total unless a cap held points back). Bitwise, so -0 stays -0.
-            var flags = (Bits(acc.Total) != 0 ? 1 : 0) | (acc.Count != 0 ? 2 : 0) | (Bits(acc.Base) != 0 ? 4 : 0)
-                | (Bits(acc.Raw) != Bits(acc.Total) ? 8 : 0) | (Bits(acc.RawBase) != 0 ? 16 : 0) | (acc.BaseCount != 0 ? 32 : 0)
-                | (acc.BaseLastTicks != 0 ? 64 : 0);
-            w.Byte((byte)flags);
-            if ((flags & 1) != 0) w.Double(acc.Total);
-            if ((flags & 2) != 0) w.VarLong(acc.Count);
-            if ((flags & 4) != 0) w.Double(acc.Base);
-            if ((flags & 8) != 0) w.Double(acc.Raw);
-            if ((flags & 16) != 0) w.Double(acc.RawBase);
-            if ((flags & 32) != 0) w.VarLong(acc.BaseCount);
-            if ((flags & 64) != 0) w.VarLong(acc.BaseLastTicks);
+            WriteRuleNumbers(w, acc);
             w.VarLong(acc.Latest.Count);
             foreach (var e in acc.Latest)
             {
@@ -265,14 +254,7 @@ public static class LeadLifecycleCodec
         for (var i = 0; i < rules; i++)
         {
             var acc = new RuleAccumulator { RuleId = r.Shared() };
-            var f = r.Byte();
-            if ((f & 1) != 0) acc.Total = r.Double();
-            if ((f & 2) != 0) acc.Count = r.VarInt();
-            if ((f & 4) != 0) acc.Base = r.Double();
-            acc.Raw = (f & 8) != 0 ? r.Double() : acc.Total;
-            if ((f & 16) != 0) acc.RawBase = r.Double();
-            if ((f & 32) != 0) acc.BaseCount = r.VarInt();
-            if ((f & 64) != 0) acc.BaseLastTicks = r.VarLong();
+            ReadRuleNumbers(ref r, acc);
             var latest = r.Count();
             for (var j = 0; j < latest; j++) acc.Latest.Add(new EventRef { Ticks = r.VarLong(), EventId = r.Shared() });
             s.Rules.Add(acc);
@@ -321,6 +303,38 @@ public static class LeadLifecycleCodec
         s.FrequencyCappedEvents = r.VarLong();
         s.UnscoredEvents = r.VarLong();
         return s;
+    }
+
+    /// <summary>
+    /// A rule accumulator's numbers (the Api's verdict memory packs them the same way): a flag byte naming those that
+    /// follow, as most are zero and Raw equals Total unless a cap held points back; compared bitwise, so -0 stays -0.
+    /// </summary>
+    public static void WriteRuleNumbers(PackedWriter w, RuleAccumulator acc)
+    {
+        var flags = (Bits(acc.Total) != 0 ? 1 : 0) | (acc.Count != 0 ? 2 : 0) | (Bits(acc.Base) != 0 ? 4 : 0)
+            | (Bits(acc.Raw) != Bits(acc.Total) ? 8 : 0) | (Bits(acc.RawBase) != 0 ? 16 : 0) | (acc.BaseCount != 0 ? 32 : 0)
+            | (acc.BaseLastTicks != 0 ? 64 : 0);
+        w.Byte((byte)flags);
+        if ((flags & 1) != 0) w.Double(acc.Total);
+        if ((flags & 2) != 0) w.VarLong(acc.Count);
+        if ((flags & 4) != 0) w.Double(acc.Base);
+        if ((flags & 8) != 0) w.Double(acc.Raw);
+        if ((flags & 16) != 0) w.Double(acc.RawBase);
+        if ((flags & 32) != 0) w.VarLong(acc.BaseCount);
+        if ((flags & 64) != 0) w.VarLong(acc.BaseLastTicks);
+    }
+
+    /// <summary>Reads into <paramref name="acc"/> what <see cref="WriteRuleNumbers"/> wrote.</summary>
+    public static void ReadRuleNumbers(ref PackedReader r, RuleAccumulator acc)
+    {
+        var flags = r.Byte();
+        if ((flags & 1) != 0) acc.Total = r.Double();
+        if ((flags & 2) != 0) acc.Count = r.VarInt();
+        if ((flags & 4) != 0) acc.Base = r.Double();
+        acc.Raw = (flags & 8) != 0 ? r.Double() : acc.Total;
+        if ((flags & 16) != 0) acc.RawBase = r.Double();
+        if ((flags & 32) != 0) acc.BaseCount = r.VarInt();
+        if ((flags & 64) != 0) acc.BaseLastTicks = r.VarLong();
     }
 
     private const byte EngagementKind = 0, ProfileKind = 1, SalesKind = 2;
