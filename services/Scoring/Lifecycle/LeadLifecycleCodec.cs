@@ -26,15 +26,8 @@ public static class LeadLifecycleCodec
     {
         var w = _writer ??= new PackedWriter(4096);
         w.Reset();
-        try
-        {
-            Write(w, lifecycle);
-            consume(w.WrittenSpan);
-        }
-        finally
-        {
-            w.Reset();
-        }
+        Write(w, lifecycle);
+        consume(w.WrittenSpan);
     }
 
     public static byte[] Encode(LeadLifecycle lifecycle)
@@ -51,18 +44,11 @@ public static class LeadLifecycleCodec
     {
         var w = _writer ??= new PackedWriter(4096);
         w.Reset();
-        try
-        {
-            WriteCursor(w, cursor);
-            var r = new PackedReader(w.WrittenSpan);
-            var copy = ReadCursor(ref r);
-            r.End();
-            return copy;
-        }
-        finally
-        {
-            w.Reset();
-        }
+        WriteCursor(w, cursor);
+        var r = new PackedReader(w.WrittenSpan);
+        var copy = ReadCursor(ref r);
+        r.End();
+        return copy;
     }
 
     /// <summary>The lifecycle <paramref name="data"/> packs; <see cref="InvalidDataException"/> when it is not one (truncated, corrupt, another format).</summary>
