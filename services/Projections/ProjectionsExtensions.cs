@@ -24,6 +24,8 @@ public static class ProjectionsExtensions
         var marten = builder.AddLeadEventStore();
         // Registered before the daemon: hosted services start in order, so the views match the model first.
         builder.Services.AddHostedService<ModelChangeRebuild>();
+        // Then, when the projection is far behind, a stream-ordered catch-up (each touched lead loaded and written once).
+        builder.Services.AddHostedService<StartupCatchUp>();
         marten.AddAsyncDaemon(mode);
         builder.Services.AddHealthChecks().AddCheck<ProjectionDaemonHealthCheck>("projection-daemon");
         builder.Services.AddSingleton<LifecycleOutboxRelay>();

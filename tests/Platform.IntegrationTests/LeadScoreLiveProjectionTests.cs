@@ -5,6 +5,7 @@ using Npgsql;
 using ScoringPlatform.Contracts;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring;
 using ScoringPlatform.Scoring.Lifecycle;
 using ScoringPlatform.TestSupport;
@@ -17,6 +18,8 @@ namespace ScoringPlatform.Platform.IntegrationTests;
 /// async daemon with each implementation, give the same document rows (every column; <c>mt_last_modified</c> is the
 /// writing transaction's time, so only present), the same outbox rows per lead in the same order, and the
 /// same schedule rows; after a rebuild of both, the same documents again and no outbox row written by the rebuild.
+/// A third schema gets the same events and is brought up to date by <see cref="StreamOrderedCatchUp"/> instead of the
+/// daemon (whole streams through the live projection's page step, one transaction): the same rows again.
 /// </summary>
 public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
 {
@@ -26,9 +29,11 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
 
     private readonly string _marten = TestEnvironment.UniqueSchema("itm");
     private readonly string _setBased = TestEnvironment.UniqueSchema("its");
+    private readonly string _catchUp = TestEnvironment.UniqueSchema("itc");
     private readonly string _run = Guid.NewGuid().ToString("N")[..8];
     private DocumentStore _martenStore = null!;
     private DocumentStore _setBasedStore = null!;
+    private DocumentStore _catchUpStore = null!;
 
     public async Task InitializeAsync()
     {
@@ -36,6 +41,8 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
         _setBasedStore = Open(_setBased, LeadScoreProjectionKind.SetBased);
         await _martenStore.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
         await _setBasedStore.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
+        _catchUpStore = Open(_catchUp, LeadScoreProjectionKind.SetBased);
+        await _catchUpStore.Storage.ApplyAllConfiguredChangesToDatabaseAsync();
     }
 
     private static DocumentStore Open(string schema, LeadScoreProjectionKind kind) => DocumentStore.For(o =>
@@ -48,8 +55,10 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
     {
         _martenStore.Dispose();
         _setBasedStore.Dispose();
+        _catchUpStore.Dispose();
         await TestEnvironment.DropSchemaAsync(_marten);
         await TestEnvironment.DropSchemaAsync(_setBased);
+        await TestEnvironment.DropSchemaAsync(_catchUp);
     }
 
     [Fact]
@@ -152,10 +161,10 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
     private static SalesFeedbackRecorded Feedback(SalesActionKind action, string actor, DateTimeOffset at, decimal? amount) =>
         new($"{action}-{at.UtcTicks}", action, actor, at, action == SalesActionKind.Convert ? "signed" : null, null, amount, at);
 
-    /// <summary>The same events, in the same order, to both schemas: the same sequences and versions in each.</summary>
+    /// <summary>The same events, in the same order, to every schema: the same sequences and versions in each.</summary>
     private async Task AppendAsync(string lead, params object[] events)
     {
-        foreach (var store in new[] { _martenStore, _setBasedStore })
+        foreach (var store in new[] { _martenStore, _setBasedStore, _catchUpStore })
         {
             await using var session = store.LightweightSession();
             session.SetHeader(EventHeaders.TraceParent, TraceParent);
@@ -174,6 +183,12 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
             daemon.HasAnyPaused().Should().BeFalse("no shard pauses");
             await daemon.StopAllAsync();
         }
+
+        var highWater = await CountAsync(_catchUp, "select max(seq_id) from {schema}.mt_events");
+        var result = await new StreamOrderedCatchUp(_catchUpStore, Model, _catchUp, TestEnvironment.PostgresConnectionString).RunAsync(1, CancellationToken.None);
+        result.Outcome.Should().Be(CatchUpOutcome.CaughtUp);
+        result.Ceiling.Should().Be(highWater);
+        (await CountAsync(_catchUp, "select last_seq_id from {schema}.mt_event_progression where name = 'LeadScore:All'")).Should().Be(highWater);
     }
 
     private static async Task RebuildAsync(DocumentStore store)
@@ -190,6 +205,9 @@ public sealed class LeadScoreLiveProjectionTests : IAsyncLifetime
         documents.Should().Equal(await DocumentsAsync(_marten), $"the documents {when}");
         (await OutboxAsync(_setBased)).Should().Equal(await OutboxAsync(_marten), $"the outbox rows of each lead, in order, {when}");
         (await ScheduleAsync(_setBased)).Should().Equal(await ScheduleAsync(_marten), $"the schedule {when}");
+        (await DocumentsAsync(_catchUp)).Should().Equal(documents, $"the stream-ordered catch-up's documents {when}");
+        (await OutboxAsync(_catchUp)).Should().Equal(await OutboxAsync(_marten), $"the stream-ordered catch-up's outbox rows {when}");
+        (await ScheduleAsync(_catchUp)).Should().Equal(await ScheduleAsync(_marten), $"the stream-ordered catch-up's schedule {when}");
         (await CountAsync(_setBased, "select count(*) from {schema}.mt_doc_leadscoreview where mt_last_modified is null"))
             .Should().Be(0, "every row has a modification time");
     }

@@ -117,7 +117,10 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
     /// (copies, link, the merged stream's MergedInto and later events), a lead merged into another, and a legacy event.
     /// Appended in several transactions, interleaved across leads, so sequences of a stream are not contiguous.
     /// </summary>
-    private async Task<List<string>> SeedAsync(int count)
+    private Task<List<string>> SeedAsync(int count) => SeedAsync(Store, count);
+
+    /// <inheritdoc cref="SeedAsync(int)"/>
+    internal static async Task<List<string>> SeedAsync(DocumentStore store, int count)
     {
         var t0 = new DateTimeOffset(2026, 3, 2, 9, 0, 0, TimeSpan.Zero);
         var leads = Enumerable.Range(0, count).Select(i => TestEnvironment.Unique($"rb{i}")).ToList();
@@ -131,7 +134,7 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
 
         for (var round = 0; round < 4; round++)
         {
-            await using var session = Store.LightweightSession();
+            await using var session = store.LightweightSession();
             for (var i = 0; i < leads.Count; i++)
             {
                 var lead = leads[i];

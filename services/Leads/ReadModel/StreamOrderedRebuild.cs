@@ -35,8 +35,6 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
     private static readonly string[] Columns =
         ["id", "data", "mt_last_modified", "mt_dotnet_type", "mt_version", "stage", "tier", "mql_entered_at", "sla_due_at", "last_sequence"];
 
-    private const int ReadAheadChunk = 256;
-
     /// <summary>Test hook: runs once while the COPY into the work table is open (after its first document).</summary>
     public Func<Task>? WhileCopying { get; init; }
 
@@ -103,79 +101,14 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
     }
 
     /// <summary>
-    /// Reader (this task): events up to the ceiling in (stream, version) order, deserialised with the store's serializer
-    /// into Marten's event wrapper, handed over in small chunks through a bounded channel. Folder (the other task): one
-    /// stream at a time through Evolve, each finished view COPYed into the work table.
+    /// Reader: events up to the ceiling in (stream, version) order (<see cref="StreamOrderedEvents"/>). Folder (another
+    /// task): one stream at a time through Evolve, each finished view COPYed into the work table.
     /// </summary>
-    private async Task<(long Events, long Documents)> FoldAndCopyAsync(string connection, long ceiling, CancellationToken cancellationToken)
-    {
-        var channel = Channel.CreateBounded<List<IEvent>>(new BoundedChannelOptions(16) { SingleReader = true, SingleWriter = true });
-        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        var folding = Task.Run(() => FoldAsync(connection, channel.Reader, cancel.Token), cancel.Token);
-        long events = 0;
-        try
-        {
-            var serializer = store.Options.Serializer();
-            var mappings = ((DocumentStore)store).Events.AllKnownEventTypes()
-                .ToDictionary(t => t.EventTypeName, t => ((DocumentStore)store).Events.EventMappingFor(t.EventType));
-            await using var reader = new NpgsqlConnection(connection);
-            await reader.OpenAsync(cancel.Token);
-            // The ordered read sorts the events on the server: room for it in memory rather than on disk (this session only).
-            await ExecuteAsync(reader, "set work_mem = '64MB'", cancel.Token);
-            // Within a stream, versions follow sequence (both are assigned under the stream row's lock), so this is the
-            // order Marten's daemon applies a stream's events in. Archived events are skipped, as the daemon does.
-            await using var command = new NpgsqlCommand(
-                $"select seq_id, id, stream_id, version, type, timestamp, data from {schema}.mt_events " +
-                "where seq_id <= @ceiling and is_archived = false order by stream_id, version", reader);
-            command.Parameters.AddWithValue("ceiling", ceiling);
-            await using var rows = await command.ExecuteReaderAsync(cancel.Token);
-            var chunk = new List<IEvent>(ReadAheadChunk);
-            while (await rows.ReadAsync(cancel.Token))
-            {
-                var type = rows.GetString(4);
-                if (!mappings.TryGetValue(type, out var mapping))
-                {
-                    throw new InvalidOperationException($"event type '{type}' (sequence {rows.GetInt64(0)}) is not registered with the store");
-                }
-
-                // Headers are not read: Evolve uses them only for the trace parent of pending lifecycle messages,
-                // which a rebuild discards.
-                var e = mapping.Wrap(serializer.FromJson(mapping.DocumentType, rows, 6));
-                e.Sequence = rows.GetInt64(0);
-                e.Id = rows.GetGuid(1);
-                e.StreamKey = rows.GetString(2);
-                e.Version = rows.GetInt64(3);
-                e.Timestamp = rows.GetFieldValue<DateTimeOffset>(5);
-                chunk.Add(e);
-                events++;
-                if (chunk.Count == ReadAheadChunk)
-                {
-                    await channel.Writer.WriteAsync(chunk, cancel.Token);
-                    chunk = new List<IEvent>(ReadAheadChunk);
-                }
-            }
-
-            if (chunk.Count > 0) await channel.Writer.WriteAsync(chunk, cancel.Token);
-            channel.Writer.Complete();
-        }
-        catch (Exception ex)
-        {
-            channel.Writer.TryComplete(ex);
-            await cancel.CancelAsync();
-            try
-            {
-                await folding;
-            }
-            catch (Exception)
-            {
-                // The reader's exception is the one to report.
-            }
-
-            throw;
-        }
-
-        return (events, await folding);
-    }
+    private Task<(long Events, long Documents)> FoldAndCopyAsync(string connection, long ceiling, CancellationToken cancellationToken) =>
+        // Headers are not read: Evolve uses them only for the trace parent of pending lifecycle messages, which a rebuild
+        // discards.
+        StreamOrderedEvents.ReadAsync(store, connection, schema, after: 0, upTo: ceiling, headers: false,
+            (input, cancel) => FoldAsync(connection, input, cancel), cancellationToken);
 
     private async Task<long> FoldAsync(string connection, ChannelReader<List<IEvent>> input, CancellationToken cancellationToken)
     {

@@ -1,0 +1,77 @@
+using Marten;
+using Microsoft.Extensions.Options;
+using Npgsql;
+using ScoringPlatform.Leads;
+using ScoringPlatform.Leads.EventStore;
+using ScoringPlatform.Leads.ReadModel;
+
+namespace ScoringPlatform.Projections.Scoring;
+
+/// <summary>
+/// Before the daemon starts (after <see cref="ModelChangeRebuild"/>), brings the LeadScore projection up to the store's
+/// high-water mark with <see cref="StreamOrderedCatchUp"/> when it is at least
+/// <c>Projections:StreamOrderedCatchUpThreshold</c> events behind (default <see cref="StreamOrderedCatchUp.DefaultThreshold"/>;
+/// 0 turns it off). Events that arrive meanwhile are caught up in another round while the backlog is still over the
+/// threshold (at most <see cref="MaxRounds"/>); the daemon takes the rest. Replicas take turns on the model rebuild's
+/// advisory lock, so a replica that waited finds the projection current. Set-based projection only
+/// (<c>EventStore:ScoreProjection=Marten</c> keeps Marten's path throughout).
+/// </summary>
+internal sealed partial class StartupCatchUp(
+    IDocumentStore store,
+    ScoringModelProvider models,
+    IOptions<EventStoreOptions> options,
+    IConfiguration configuration,
+    ILogger<StartupCatchUp> logger,
+    ILoggerFactory loggers) : IHostedService
+{
+    public const string ThresholdKey = "Projections:StreamOrderedCatchUpThreshold";
+    private const int MaxRounds = 5;
+
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var threshold = configuration.GetValue(ThresholdKey, StreamOrderedCatchUp.DefaultThreshold);
+        if (threshold < 0) throw new OptionsValidationException(ThresholdKey, typeof(long), [$"{ThresholdKey} must be 0 (off) or a number of events, not {threshold}"]);
+        if (threshold == 0 || options.Value.ScoreProjection != LeadScoreProjectionKind.SetBased) return;
+
+        var schema = options.Value.Schema;
+        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_lock(hashtext(@key))", connection))
+        {
+            lockCommand.Parameters.AddWithValue("key", $"{schema}.{LeadScoreProjection.ProjectionName}.model-rebuild");
+            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
+        }
+
+        var catchUp = new StreamOrderedCatchUp(store, models.Current, schema, options.Value.ConnectionString!, loggers.CreateLogger<LeadScoreLiveProjection>());
+        for (var round = 1; round <= MaxRounds; round++)
+        {
+            var result = await catchUp.RunAsync(threshold, cancellationToken);
+            switch (result.Outcome)
+            {
+                case CatchUpOutcome.CaughtUp:
+                    LogCaughtUp(logger, result.Events, result.Leads, result.From, result.Ceiling, result.Elapsed.TotalSeconds,
+                        result.Events / Math.Max(result.Elapsed.TotalSeconds, 0.001));
+                    continue;
+                case CatchUpOutcome.Overtaken:
+                    LogOvertaken(logger, result.From);
+                    return;
+                default:
+                    if (round == 1) LogNotBehind(logger, result.Ceiling - result.From, threshold);
+                    return;
+            }
+        }
+    }
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(Level = LogLevel.Information,
+        Message = "LeadScore projection caught up stream-ordered: {Events} events of {Leads} leads, sequence {From} -> {Ceiling}, in {Seconds:0.0}s ({Rate:N0} events/s)")]
+    private static partial void LogCaughtUp(ILogger logger, long events, long leads, long from, long ceiling, double seconds, double rate);
+
+    [LoggerMessage(Level = LogLevel.Warning,
+        Message = "Stream-ordered catch-up rolled back: the LeadScore progression moved from {From} while it ran (another node's daemon); the daemon carries on")]
+    private static partial void LogOvertaken(ILogger logger, long from);
+
+    [LoggerMessage(Level = LogLevel.Debug, Message = "LeadScore projection {Backlog} events behind (catch-up threshold {Threshold}): the daemon takes it")]
+    private static partial void LogNotBehind(ILogger logger, long backlog, long threshold);
+}
