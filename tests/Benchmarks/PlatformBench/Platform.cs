@@ -24,6 +24,8 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             ["Kafka__EngagementTopic"] = topic,
             ["Kafka__ConsumerGroup"] = "bench-" + schema,
             ["Logging__LogLevel__Default"] = "Warning",
+            // The start-up rebuild and catch-up say what they did (the bench prints the catch-up's line).
+            ["Logging__LogLevel__ScoringPlatform.Projections.Scoring"] = "Information",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
         // Experiments: BENCH_SVC_<Setting> is passed to every service as <Setting> (e.g. BENCH_SVC_Ingestion__AppendConcurrency=1).
@@ -139,6 +141,10 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
     }
 
     /// <summary>How many lines the running service has written that contain <paramref name="text"/>.</summary>
+    /// <summary>The running service's last log line that contains <paramref name="text"/>, if any.</summary>
+    public string? LastLogLine(string project, string text) =>
+        _running.TryGetValue(project, out var service) ? service.Output.Split('\n').LastOrDefault(line => line.Contains(text, StringComparison.Ordinal))?.Trim() : null;
+
     public int CountLogLines(string project, string text) =>
         _running.TryGetValue(project, out var service) ? service.Output.Split('\n').Count(line => line.Contains(text, StringComparison.Ordinal)) : 0;
 
