@@ -34,6 +34,8 @@ public sealed partial class ServiceProcess : IAsyncDisposable
     /// <summary>Peak resident set size so far (VmHWM), in bytes; null once the process is gone.</summary>
     public long? PeakRssBytes() => ReadStatusKb("VmHWM") * 1024;
 
+    public long? RssBytes() => ReadStatusKb("VmRSS") * 1024;
+
     private long? ReadStatusKb(string field)
     {
         try

@@ -56,6 +56,10 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
     public string Logs(int lines = 40) => string.Join("\n", _running.Select(kv =>
         $"--- {kv.Key} (exited: {kv.Value.HasExited}) ---\n" + string.Join("\n", kv.Value.Output.Split('\n').TakeLast(lines))));
 
+    /// <summary>Each running service's RSS now and its peak so far, for the log of a phase (where a peak came from).</summary>
+    public string MemoryNow() => string.Join(", ", _running.OrderBy(kv => kv.Key).Select(kv =>
+        $"{kv.Key} {kv.Value.RssBytes() / 1_048_576 ?? 0:N0} MB (peak {kv.Value.PeakRssBytes() / 1_048_576 ?? 0:N0})"));
+
     public void SampleMemory()
     {
         foreach (var (name, service) in _running)

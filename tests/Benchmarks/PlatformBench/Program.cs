@@ -229,6 +229,7 @@ report.Add($"  of which the live projection trails the store during the probes, 
     "", "", "", "(information)");
 report.Add("  CPU during the freshness phase (warm-up and probes), cores used by each process", freshnessCpu, "", "", "", "(information)");
 
+Console.WriteLine($"memory after the freshness: {platform.MemoryNow()}");
 // 6b. Soak: the live projection under a steady 1,000 events/s: its gap behind the store and any shard pause.
 if (Arg("--soak-seconds", 0) is var soakSeconds and > 0)
 {
@@ -265,6 +266,7 @@ if (Arg("--soak-seconds", 0) is var soakSeconds and > 0)
         $"{Report.Ratio(codec.ObjectFormFromJsonMs / codec.FromJsonMs)} faster than the object form", "", "(information)");
 }
 
+Console.WriteLine($"memory after the soak: {platform.MemoryNow()}");
 // 7. Verdict latency under open-loop load (tests/Benchmarks/VerdictLoad), against this Api and an empty handler.
 if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
 {
@@ -293,6 +295,7 @@ if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
     if (load.ExitCode != 0) Console.Error.WriteLine($"VerdictLoad exited with {load.ExitCode}");
 }
 
+Console.WriteLine($"memory after the verdict load: {platform.MemoryNow()}");
 // 8. Memory.
 platform.SampleMemory();
 foreach (var (name, rss) in platform.PeakRss.OrderBy(x => x.Key))
