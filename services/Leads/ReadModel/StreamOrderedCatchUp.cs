@@ -23,17 +23,24 @@ namespace ScoringPlatform.Leads.ReadModel;
 /// </para>
 /// <para>
 /// Everything is written in one transaction, which also moves the progression from the value read at the start to
-/// the ceiling, and only from that value. A crash or a database failure anywhere before the commit leaves nothing
-/// behind, and the daemon (or the next catch-up) starts from the same progression. If another node's daemon moved
-/// the progression meanwhile, the transaction is rolled back and the daemon carries on: no event is applied twice and
-/// no message is written twice. Readers see the old views until the commit. NOTIFYs for the change feed, the outbox
-/// relay and the scheduler are delivered at the commit.
+/// the ceiling, and only from that value. The ceiling is the high-water mark, or at most a round's limit past the
+/// progression (a longer backlog takes several runs, each committed). A crash or a database failure anywhere before
+/// the commit leaves nothing behind, and the daemon (or the next catch-up) starts from the same progression. If
+/// another node's daemon moved the progression meanwhile, the transaction is rolled back and the daemon carries on:
+/// no event is applied twice and no message is written twice. Readers see the old views until the commit. NOTIFYs
+/// for the change feed, the outbox relay and the scheduler are delivered at the commit.
 /// </para>
 /// </summary>
 public sealed class StreamOrderedCatchUp(IDocumentStore store, ScoringModel model, string schema, string connectionString, ILogger? logger = null)
 {
     /// <summary>Backlog (events) from which a catch-up is worth more than the daemon's pages; below it the daemon runs.</summary>
     public const long DefaultThreshold = 50_000;
+
+    /// <summary>
+    /// Most sequence numbers one run covers (one transaction): a longer backlog is caught up in several runs, each
+    /// committed, so a process killed mid-way (an orchestrator's probe, a deploy) keeps what the earlier runs did.
+    /// </summary>
+    public const long DefaultRoundLimit = 1_000_000;
 
     /// <summary>
     /// Events per call of the live projection's page step (whole streams only, so a chunk can run over by one
@@ -45,11 +52,14 @@ public sealed class StreamOrderedCatchUp(IDocumentStore store, ScoringModel mode
     public Func<Task>? BeforeCommit { get; init; }
 
     /// <summary>
-    /// Catches up when the backlog is at least <paramref name="threshold"/> events: returns what it did, or what it
-    /// found (<see cref="StreamOrderedCatchUpResult.Outcome"/>) when there was nothing to do or another node moved first.
+    /// Catches up when the backlog is at least <paramref name="threshold"/> events, up to the high-water mark or
+    /// <paramref name="roundLimit"/> sequence numbers past the progression, whichever is lower: returns what it did, or
+    /// what it found (<see cref="StreamOrderedCatchUpResult.Outcome"/>) when there was nothing to do or another node
+    /// moved first.
     /// </summary>
-    public async Task<StreamOrderedCatchUpResult> RunAsync(long threshold, CancellationToken cancellationToken)
+    public async Task<StreamOrderedCatchUpResult> RunAsync(long threshold, CancellationToken cancellationToken, long roundLimit = DefaultRoundLimit)
     {
+        ArgumentOutOfRangeException.ThrowIfLessThan(roundLimit, 1);
         var watch = Stopwatch.StartNew();
         var builder = new NpgsqlConnectionStringBuilder(connectionString) { Pooling = false, CommandTimeout = 0 };
         await using var connection = new NpgsqlConnection(builder.ConnectionString);
@@ -64,14 +74,20 @@ public sealed class StreamOrderedCatchUp(IDocumentStore store, ScoringModel mode
         }
 
         // Marten's own high-water detection, run once: every sequence up to it is committed (or a gap Marten skips).
-        long ceiling;
+        long highWater;
         using (var daemon = await store.BuildProjectionDaemonAsync())
         {
             await daemon.PrepareForRebuildsAsync();
-            ceiling = daemon.HighWaterMark();
+            highWater = daemon.HighWaterMark();
         }
 
-        if (ceiling - from < Math.Max(threshold, 1)) return new StreamOrderedCatchUpResult(CatchUpOutcome.NotBehind, from, ceiling, 0, 0, watch.Elapsed);
+        if (highWater - from < Math.Max(threshold, 1))
+        {
+            return new StreamOrderedCatchUpResult(CatchUpOutcome.NotBehind, from, from, highWater, 0, 0, watch.Elapsed);
+        }
+
+        // Every sequence up to the high-water mark is settled, so any ceiling below it is too.
+        var ceiling = Math.Min(highWater, from + roundLimit);
 
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
         var projection = new LeadScoreLiveProjection(model, schema, logger);
@@ -94,11 +110,11 @@ public sealed class StreamOrderedCatchUp(IDocumentStore store, ScoringModel mode
         if (moved != 1)
         {
             await transaction.RollbackAsync(cancellationToken);
-            return new StreamOrderedCatchUpResult(CatchUpOutcome.Overtaken, from, ceiling, events, leads, watch.Elapsed);
+            return new StreamOrderedCatchUpResult(CatchUpOutcome.Overtaken, from, ceiling, highWater, events, leads, watch.Elapsed);
         }
 
         await transaction.CommitAsync(cancellationToken);
-        return new StreamOrderedCatchUpResult(CatchUpOutcome.CaughtUp, from, ceiling, events, leads, watch.Elapsed);
+        return new StreamOrderedCatchUpResult(CatchUpOutcome.CaughtUp, from, ceiling, highWater, events, leads, watch.Elapsed);
     }
 
     /// <summary>Whole streams, about <see cref="ChunkEvents"/> events at a time, through the live projection's page step in the transaction.</summary>
@@ -150,9 +166,16 @@ public enum CatchUpOutcome
     /// <summary>Another writer moved the progression while the catch-up ran: rolled back, nothing written.</summary>
     Overtaken,
 
-    /// <summary>The views, outbox and schedule are written and the progression is at the ceiling.</summary>
+    /// <summary>The views, outbox and schedule are written and the progression is at the ceiling (the high-water mark, or the round's limit below it).</summary>
     CaughtUp,
 }
 
-/// <summary>A catch-up's outcome: the progression it started from, the ceiling, events read, leads touched, time taken.</summary>
-public sealed record StreamOrderedCatchUpResult(CatchUpOutcome Outcome, long From, long Ceiling, long Events, long Leads, TimeSpan Elapsed);
+/// <summary>
+/// A catch-up's outcome: the progression it started from, the ceiling it caught up to, the high-water mark it found,
+/// events read, leads touched, time taken.
+/// </summary>
+public sealed record StreamOrderedCatchUpResult(CatchUpOutcome Outcome, long From, long Ceiling, long HighWater, long Events, long Leads, TimeSpan Elapsed)
+{
+    /// <summary>Sequence numbers between the progression and the high-water mark when the run started.</summary>
+    public long Backlog => HighWater - From;
+}
