@@ -27,14 +27,7 @@ internal sealed partial class ModelChangeRebuild(
     public async Task StartAsync(CancellationToken cancellationToken)
     {
         var model = models.Current;
-        var connectionString = new NpgsqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString;
-        await using var connection = new NpgsqlConnection(connectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_lock(hashtext(@key))", connection))
-        {
-            lockCommand.Parameters.AddWithValue("key", $"{options.Value.Schema}.{LeadScoreProjection.ProjectionName}.model-rebuild");
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
-        }
+        await using var connection = await StartupLock.AcquireAsync(options.Value, cancellationToken);
 
         await using (var query = store.QuerySession())
         {

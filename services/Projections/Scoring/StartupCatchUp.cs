@@ -1,6 +1,5 @@
 using Marten;
 using Microsoft.Extensions.Options;
-using Npgsql;
 using ScoringPlatform.Leads;
 using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Leads.ReadModel;
@@ -37,16 +36,9 @@ internal sealed partial class StartupCatchUp(
         if (roundLimit < 1) throw new OptionsValidationException(RoundKey, typeof(long), [$"{RoundKey} must be a positive number of events, not {roundLimit}"]);
         if (threshold == 0 || options.Value.ScoreProjection != LeadScoreProjectionKind.SetBased) return;
 
-        var schema = options.Value.Schema;
-        await using var connection = new NpgsqlConnection(new NpgsqlConnectionStringBuilder(options.Value.ConnectionString) { Pooling = false }.ConnectionString);
-        await connection.OpenAsync(cancellationToken);
-        await using (var lockCommand = new NpgsqlCommand("select pg_advisory_lock(hashtext(@key))", connection))
-        {
-            lockCommand.Parameters.AddWithValue("key", $"{schema}.{LeadScoreProjection.ProjectionName}.model-rebuild");
-            await lockCommand.ExecuteNonQueryAsync(cancellationToken);
-        }
-
-        var catchUp = new StreamOrderedCatchUp(store, models.Current, schema, options.Value.ConnectionString!, loggers.CreateLogger<LeadScoreLiveProjection>());
+        await using var turn = await StartupLock.AcquireAsync(options.Value, cancellationToken);
+        var catchUp = new StreamOrderedCatchUp(store, models.Current, options.Value.Schema, options.Value.ConnectionString!,
+            loggers.CreateLogger<LeadScoreLiveProjection>());
         var previousBacklog = long.MaxValue;
         while (true)
         {
