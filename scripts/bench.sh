@@ -4,6 +4,8 @@
 # .run/bench/results.md; docs/benchmarks.md records curated runs. Sizes: BENCH_EVENTS, BENCH_LEADS; BENCH_SOAK_SECONDS (live-projection soak at 1k events/s, default 60);
 # BENCH_FRESHNESS_SECONDS (probes, default 30) after BENCH_FRESHNESS_WARMUP_SECONDS of background load (default 10: the
 # services were just started, and their first seconds are measured apart).
+# A full run drops its schema at the end (BENCH_KEEP_SCHEMA=1 keeps it, for PlatformBench's --catch-up-only, --soak-only
+# and --rebuild-only); BENCH_ARGS=--ingest-only stops after the ingest and keeps it.
 export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/bench}"
 export SCORING_PG_PORT="${SCORING_BENCH_PG_PORT:-55435}"
 export SCORING_KAFKA_TOPICS="engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6,bench-engagement:6"

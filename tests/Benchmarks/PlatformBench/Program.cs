@@ -336,6 +336,19 @@ if (output.Length > 0)
     await File.AppendAllTextAsync(output, $"\n### Platform run {runId} ({DateTime.UtcNow:yyyy-MM-dd HH:mm} UTC, {events:N0} events / {leads:N0} leads)\n\n{report.ToMarkdown()}");
 }
 
+// The run's schema (a million events and their views: gigabytes) goes with the run, so the bench's cluster does not
+// grow run after run; BENCH_KEEP_SCHEMA=1 keeps it for the profiling aids (--catch-up-only, --soak-only, --rebuild-only).
+await platform.DisposeAsync();
+if (Environment.GetEnvironmentVariable("BENCH_KEEP_SCHEMA") == "1")
+{
+    Console.WriteLine($"kept schema {platform.Schema} (BENCH_KEEP_SCHEMA=1)");
+}
+else
+{
+    await platform.ScalarAsync($"drop schema {platform.Schema} cascade");
+    Console.WriteLine($"dropped schema {platform.Schema} (BENCH_KEEP_SCHEMA=1 keeps it)");
+}
+
 return 0;
 
 static async Task WaitForAsync(Func<Task<long>> probe, Func<long, bool> done, string what)
