@@ -182,11 +182,5 @@ public sealed class StreamOrderedCatchUpTests : IAsyncLifetime
 
     private Task<List<string>> RowsAsync(string sql) => TestSql.RowsAsync(sql.Replace("{schema}", Schema, StringComparison.Ordinal));
 
-    private static async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<T> ScalarAsync<T>(string sql) => TestSql.ScalarAsync<T>(sql);
 }

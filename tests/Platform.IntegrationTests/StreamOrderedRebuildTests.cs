@@ -243,11 +243,5 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
 
     private Task ExecuteAsync(string sql) => _fixture.ExecuteAsync(sql);
 
-    private static async Task<T> ScalarAsync<T>(string sql)
-    {
-        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
-        await connection.OpenAsync();
-        await using var command = new NpgsqlCommand(sql, connection);
-        return (T)(await command.ExecuteScalarAsync())!;
-    }
+    private static Task<T> ScalarAsync<T>(string sql) => TestSql.ScalarAsync<T>(sql);
 }

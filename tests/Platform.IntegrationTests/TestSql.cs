@@ -17,4 +17,13 @@ internal static class TestSql
         while (await reader.ReadAsync()) rows.Add(reader.GetString(0));
         return rows;
     }
+
+    /// <summary>The first column of the first row.</summary>
+    public static async Task<T> ScalarAsync<T>(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        return (T)(await command.ExecuteScalarAsync())!;
+    }
 }
