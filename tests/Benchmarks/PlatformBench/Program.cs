@@ -88,7 +88,9 @@ if (ArgText("--soak-only", "") is { Length: > 0 } soakSchema)
     await soakPlatform.StartAsync("Projections");
     var soakCpuBefore = soakPlatform.CpuSeconds();
     var soakWatch = Stopwatch.StartNew();
+    var soakStarted = DateTime.UtcNow;
     var soaked = await Soak.RunAsync(soakPlatform, topic, runId, leads, 1_000, TimeSpan.FromSeconds(Arg("--soak-seconds", 60)));
+    Soak.Describe(soaked, runId, soakStarted);
     Console.WriteLine($"soak on {soakSchema}: {soaked.Produced:N0} events in {soaked.Duration.TotalSeconds:0}s; gap p50 / p99 / max " +
                       $"{Report.Percentile(soaked.GapSeconds, 0.5) * 1000:N0} / {Report.Percentile(soaked.GapSeconds, 0.99) * 1000:N0} / {soaked.GapSeconds.LastOrDefault() * 1000:N0} ms; " +
                       $"pauses {soaked.PauseEpisodes}; CPU {soakPlatform.CpuShares(soakCpuBefore, soakWatch.Elapsed)}");
@@ -263,7 +265,9 @@ if (Arg("--soak-seconds", 0) is var soakSeconds and > 0)
     var gapSkipsBefore = platform.CountLogLines("Projections", GapSkip);
     var sequenceBefore = await platform.HighWaterAsync();
     var cpuBefore = platform.CpuSeconds();
+    var soakStarted = DateTime.UtcNow;
     var soak = await Soak.RunAsync(platform, topic, runId, leads, 1_000, TimeSpan.FromSeconds(soakSeconds));
+    Soak.Describe(soak, runId, soakStarted);
     var gapSkips = platform.CountLogLines("Projections", GapSkip) - gapSkipsBefore;
     var burnt = await platform.MissingSequenceNumbersAsync(sequenceBefore);
     var cpuShares = platform.CpuShares(cpuBefore, soak.Duration);
@@ -309,7 +313,7 @@ if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
     var load = Process.Start(new ProcessStartInfo("dotnet",
     [
         verdictLoad, "--grpc", $"http://127.0.0.1:{platform.GrpcPort}", "--rest", $"http://127.0.0.1:{platform.RestPort}", "--api-key", TestApiKey.Key,
-        "--leads", leadsFile, "--rates", ArgText("--verdict-rates", "1000,5000,10000"), "--duration", "10s", "--warmup", "3s",
+        "--leads", leadsFile, "--rates", ArgText("--verdict-rates", "1000,5000,10000,15000,20000"), "--duration", "10s", "--warmup", "3s",
         .. (output.Length > 0 ? new[] { "--output", output } : []),
     ]))!;
     using (var memory = new Timer(_ => platform.SampleMemory(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500)))
