@@ -52,9 +52,10 @@ CONF
     # The port on the command line wins over the one written at initdb, so SCORING_PG_PORT can change later. So do
     # the WAL settings, which every start applies (clusters made before them included): at the defaults (1 GB, 5 min)
     # the bench's ingest and rebuilds forced a checkpoint every 19-27 s ("checkpoints are occurring too frequently"),
-    # each followed by full-page images in the WAL; lz4 compresses those images.
+    # each followed by full-page images in the WAL; lz4 compresses those images. Autovacuum runs of a second or more
+    # are logged, to line up with a slow stretch of the projection.
     as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
-      -o "-p $PG_PORT -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4" -w -t 60 start >/dev/null \
+      -o "-p $PG_PORT -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c log_autovacuum_min_duration=1s" -w -t 60 start >/dev/null \
       || { tail -n 20 "$PG_DIR/server.log" >&2; die "PostgreSQL did not start (log: $PG_DIR/server.log)"; }
     log "PostgreSQL started on 127.0.0.1:$PG_PORT"
   fi
