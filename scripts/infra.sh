@@ -13,6 +13,7 @@ broker_up() {
   nohup dotnet "$BROKER_DLL" --brokers 3 \
     --topics "${SCORING_KAFKA_TOPICS:-engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6}" \
     --bootstrap-file "$KAFKA_BOOTSTRAP_FILE" ${SCORING_KAFKA_PORT_BASE:+--port-base "$SCORING_KAFKA_PORT_BASE"} \
+    ${SCORING_KAFKA_TRIM_GROUPS:+--trim-committed-by "$SCORING_KAFKA_TRIM_GROUPS"} \
     >"$RUN_DIR/logs/broker.log" 2>&1 &
   echo $! >"$RUN_DIR/broker.pid"
   wait_for "test -s '$KAFKA_BOOTSTRAP_FILE'" 60 || { cat "$RUN_DIR/logs/broker.log" >&2; die "the dev broker did not start"; }

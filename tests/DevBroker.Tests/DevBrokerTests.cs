@@ -157,6 +157,66 @@ public sealed class DevBrokerTests : IDisposable
         (await broker.StopAsync(StopTimeout)).Should().Be(0, broker.Stderr);
     }
 
+    [Fact]
+    public async Task Trim_committed_by_deletes_only_what_the_listed_group_committed()
+    {
+        using var broker = BrokerProcess.Start("--brokers", "1", "--topics", "trimmed:2,kept:1", "--bootstrap-file", BootstrapFile,
+            "--trim-committed-by", "trim-group");
+        var bootstrap = await broker.WaitForBootstrapFileAsync(BootstrapFile, StartTimeout);
+        TopicPartition first = new("trimmed", 0), second = new("trimmed", 1), kept = new("kept", 0);
+
+        using (var producer = new ProducerBuilder<Null, string>(new ProducerConfig { BootstrapServers = bootstrap, LingerMs = 0 }).Build())
+        {
+            // One message a request, as a website's tracker sends them: one message set each in the mock's log.
+            foreach (var partition in new[] { first, second, kept })
+                for (var i = 0; i < 100; i++)
+                    await producer.ProduceAsync(partition, new Message<Null, string> { Value = $"{partition}-{i}" });
+        }
+
+        using var watcher = new ConsumerBuilder<Ignore, string>(new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "watcher" }).Build();
+        long Low(TopicPartition p) => watcher.QueryWatermarkOffsets(p, TimeSpan.FromSeconds(10)).Low.Value;
+        async Task<long> LowOnceAsync(TopicPartition p, long expected)
+        {
+            var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(30);
+            while (Low(p) != expected && DateTime.UtcNow < deadline) await Task.Delay(100);
+            return Low(p);
+        }
+
+        var config = new ConsumerConfig { BootstrapServers = bootstrap, GroupId = "trim-group", EnableAutoCommit = false, AutoOffsetReset = AutoOffsetReset.Earliest };
+        using (var group = new ConsumerBuilder<Ignore, string>(config).Build())
+        {
+            // The group has read 60 messages of the first partition, none of the others.
+            group.Commit([new TopicPartitionOffset(first, 60)]);
+        }
+
+        (await LowOnceAsync(first, 60)).Should().Be(60, "records the group committed are deleted, and no more");
+        // The round that trimmed the first partition looked at every partition: the ones the group never committed stay whole.
+        (Low(second), Low(kept)).Should().Be((0L, 0L));
+
+        // Any reader from the earliest offset now starts where the group left off, and misses nothing after it.
+        using (var other = new ConsumerBuilder<Ignore, string>(new ConsumerConfig
+               { BootstrapServers = bootstrap, GroupId = "other-reader", AutoOffsetReset = AutoOffsetReset.Earliest, EnableAutoCommit = false }).Build())
+        {
+            other.Assign(new TopicPartitionOffset(first, Offset.Beginning));
+            var read = new List<(long Offset, string Value)>();
+            var deadline = DateTime.UtcNow.AddSeconds(30);
+            while (read.Count < 40 && DateTime.UtcNow < deadline)
+                if (other.Consume(TimeSpan.FromMilliseconds(250)) is { } r) read.Add((r.Offset.Value, r.Message.Value));
+            read.Should().Equal(Enumerable.Range(60, 40).Select(i => ((long)i, $"{first}-{i}")));
+        }
+
+        using (var group = new ConsumerBuilder<Ignore, string>(config).Build())
+        {
+            group.Commit([new TopicPartitionOffset(first, 100), new TopicPartitionOffset(second, 30)]);
+        }
+
+        (await LowOnceAsync(first, 100)).Should().Be(100);
+        (await LowOnceAsync(second, 30)).Should().Be(30);
+        Low(kept).Should().Be(0);
+        broker.Stderr.Should().Contain("deleting the records that group(s) [trim-group] committed").And.NotContain("failed");
+        (await broker.StopAsync(StopTimeout)).Should().Be(0, broker.Stderr);
+    }
+
     [Theory]
     [InlineData("--brokers", "0")]
     [InlineData("--brokers", "three")]
@@ -166,6 +226,7 @@ public sealed class DevBrokerTests : IDisposable
     [InlineData("--port-base", "65535")]
     [InlineData("--bootstrap-file")]
     [InlineData("--unknown", "1")]
+    [InlineData("--trim-committed-by", " , ")]
     public async Task Bad_arguments_exit_2_with_a_message_and_write_nothing(params string[] args)
     {
         string[] withFile = args is ["--bootstrap-file"] ? args : [.. args, "--bootstrap-file", BootstrapFile];

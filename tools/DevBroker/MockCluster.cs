@@ -49,6 +49,13 @@ internal sealed class MockCluster : IDisposable
     /// <summary>Makes broker <paramref name="brokerId"/> advertise <paramref name="host"/>:<paramref name="port"/> to clients.</summary>
     public void Advertise(int brokerId, string host, int port) => Native.MockBrokerSetHostPort(_cluster, brokerId, host, port);
 
+    /// <summary>Deletes the records of a partition before <paramref name="beforeOffset"/> (see <see cref="Native.MockPartitionDeleteRecords"/>).</summary>
+    public void DeleteRecords(string topic, int partition, long beforeOffset)
+    {
+        var err = Native.MockPartitionDeleteRecords(_cluster, topic, partition, beforeOffset);
+        if (err != 0) throw new InvalidOperationException($"deleting the records of {topic} [{partition}] before {beforeOffset} failed: {Native.ErrorText(err)}");
+    }
+
     public void Dispose()
     {
         if (_cluster != IntPtr.Zero) Native.MockClusterDestroy(_cluster);

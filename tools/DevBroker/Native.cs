@@ -81,4 +81,12 @@ internal static partial class Native
     /// <summary>Changes only what Metadata/FindCoordinator advertise for the broker; its listen socket stays where it is.</summary>
     [LibraryImport(Lib, EntryPoint = "rd_kafka_mock_broker_set_host_port", StringMarshalling = StringMarshalling.Utf8)]
     public static partial void MockBrokerSetHostPort(IntPtr mcluster, int brokerId, string host, int port);
+
+    /// <summary>
+    /// Deletes the partition's message sets that end before <paramref name="beforeOffset"/> and sets its start offset to
+    /// it (librdkafka 2.15+). The start offset is set as given, so it must not be below the current one.
+    /// </summary>
+    /// <returns>rd_kafka_resp_err_t: 0 = no error.</returns>
+    [LibraryImport(Lib, EntryPoint = "rd_kafka_mock_partition_delete_records", StringMarshalling = StringMarshalling.Utf8)]
+    public static partial int MockPartitionDeleteRecords(IntPtr mcluster, string topic, int partition, long beforeOffset);
 }

@@ -5,15 +5,19 @@ namespace ScoringPlatform.Tools.DevBroker;
 
 internal sealed record TopicSpec(string Name, int Partitions);
 
-internal sealed partial record Options(int Brokers, IReadOnlyList<TopicSpec> Topics, string? BootstrapFile, int? PortBase)
+internal sealed partial record Options(int Brokers, IReadOnlyList<TopicSpec> Topics, string? BootstrapFile, int? PortBase, IReadOnlyList<string> TrimGroups)
 {
     public const string Usage =
         "usage: DevBroker [--brokers 3] [--topics engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6]\n" +
-        "                 [--bootstrap-file PATH] [--port-base N]\n" +
+        "                 [--bootstrap-file PATH] [--port-base N] [--trim-committed-by GROUP,...]\n" +
         "  --brokers N         mock brokers (1-100), ids 1..N; topics get replication factor min(N, 3)\n" +
         "  --topics LIST       name:partitions,... created before the broker reports ready (\"\" for none)\n" +
         "  --bootstrap-file P  written (temp file + rename) once ready; deleted on shutdown\n" +
         "  --port-base N       broker i listens on 127.0.0.1:N+i-1 (default: ports chosen by the kernel)\n" +
+        "  --trim-committed-by every second, delete from the --topics partitions the records all these consumer groups\n" +
+        "                      have committed (the mock looks offsets up by walking the log, so a long log costs CPU on\n" +
+        "                      every fetch); other readers then miss them, as after a real broker's retention. Default: keep\n" +
+        "                      (up to the mock's own cap of 100,000 messages or 5 MB a partition)\n" +
         "Runs until SIGINT/SIGTERM.";
 
     public const string DefaultTopics = "engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6";
@@ -28,11 +32,12 @@ internal sealed partial record Options(int Brokers, IReadOnlyList<TopicSpec> Top
         var topics = DefaultTopics;
         string? bootstrapFile = null;
         string? portBase = null;
+        var trimGroups = "";
         for (var i = 0; i < args.Length; i++)
         {
             var name = args[i];
             if (name is "-h" or "--help") return null;
-            if (name is not ("--brokers" or "--topics" or "--bootstrap-file" or "--port-base"))
+            if (name is not ("--brokers" or "--topics" or "--bootstrap-file" or "--port-base" or "--trim-committed-by"))
             {
                 error = $"unknown argument '{name}'";
                 return null;
@@ -50,6 +55,7 @@ internal sealed partial record Options(int Brokers, IReadOnlyList<TopicSpec> Top
                 case "--brokers": brokers = value; break;
                 case "--topics": topics = value; break;
                 case "--bootstrap-file": bootstrapFile = value; break;
+                case "--trim-committed-by": trimGroups = value; break;
                 default: portBase = value; break;
             }
         }
@@ -100,7 +106,14 @@ internal sealed partial record Options(int Brokers, IReadOnlyList<TopicSpec> Top
             specs.Add(new TopicSpec(topic, partitions));
         }
 
-        return new Options(brokerCount, specs, bootstrapFile is null ? null : Path.GetFullPath(bootstrapFile), basePort);
+        var groups = trimGroups.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Distinct().ToList();
+        if (trimGroups.Length > 0 && groups.Count == 0)
+        {
+            error = "--trim-committed-by needs consumer group names";
+            return null;
+        }
+
+        return new Options(brokerCount, specs, bootstrapFile is null ? null : Path.GetFullPath(bootstrapFile), basePort, groups);
     }
 
     [GeneratedRegex("^[a-zA-Z0-9._-]{1,249}$")]

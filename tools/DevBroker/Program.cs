@@ -32,6 +32,7 @@ if (options.BootstrapFile is not null)
 }
 
 MockCluster? cluster = null;
+LogTrimmer? trimmer = null;
 var forwarders = new List<PortForwarder>();
 try
 {
@@ -65,6 +66,7 @@ try
 
     var bootstrap = string.Join(',', endpoints);
     CheckReachable(bootstrap, options);
+    if (options.TrimGroups.Count > 0) trimmer = new LogTrimmer(cluster, bootstrap, options.Topics, options.TrimGroups);
 
     if (options.BootstrapFile is { } file)
     {
@@ -76,8 +78,9 @@ try
     Console.WriteLine($"DevBroker ready bootstrap={bootstrap}");
     Console.Error.WriteLine(
         $"DevBroker: {options.Brokers} broker(s), topics [{string.Join(", ", options.Topics.Select(t => $"{t.Name}:{t.Partitions}"))}] " +
-        $"with replication factor {options.ReplicationFactor}, librdkafka {Library.VersionString} ({Path.GetFileName(Native.LoadedFile)}); " +
-        "stop with SIGINT/SIGTERM");
+        $"with replication factor {options.ReplicationFactor}, librdkafka {Library.VersionString} ({Path.GetFileName(Native.LoadedFile)})" +
+        (trimmer is null ? "" : $"; deleting the records that group(s) [{string.Join(", ", options.TrimGroups)}] committed, every {LogTrimmer.Interval.TotalSeconds:0} s") +
+        "; stop with SIGINT/SIGTERM");
     stop.Wait();
     return 0;
 }
@@ -89,6 +92,7 @@ catch (Exception ex) when (ex is InvalidOperationException or DllNotFoundExcepti
 finally
 {
     if (options.BootstrapFile is not null) File.Delete(options.BootstrapFile);
+    trimmer?.Dispose();
     foreach (var forwarder in forwarders) forwarder.Dispose();
     cluster?.Dispose();
 }
