@@ -313,7 +313,7 @@ if (ArgText("--verdict-load", "") is { Length: > 0 } verdictLoad)
     var load = Process.Start(new ProcessStartInfo("dotnet",
     [
         verdictLoad, "--grpc", $"http://127.0.0.1:{platform.GrpcPort}", "--rest", $"http://127.0.0.1:{platform.RestPort}", "--api-key", TestApiKey.Key,
-        "--leads", leadsFile, "--rates", ArgText("--verdict-rates", "1000,5000,10000,15000,20000"), "--duration", "10s", "--warmup", "3s",
+        "--leads", leadsFile, "--rates", ArgText("--verdict-rates", "1000,5000,10000,20000,30000"), "--duration", "10s", "--warmup", "3s",
         .. (output.Length > 0 ? new[] { "--output", output } : []),
     ]))!;
     using (var memory = new Timer(_ => platform.SampleMemory(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500)))
