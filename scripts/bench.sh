@@ -10,10 +10,11 @@
 export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/bench}"
 export SCORING_PG_PORT="${SCORING_BENCH_PG_PORT:-55435}"
 export SCORING_KAFKA_TOPICS="engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6,bench-engagement:6"
-# The dev broker deletes what Ingestion's group has committed (tools/DevBroker/LogTrimmer.cs): the mock walks a
-# partition's log from its start on every fetch, and at the soak's 1,000 small messages/s that walk took 0.7 of the two
-# cores, 92 % of the broker's samples, which a real broker's offset index does not cost. SCORING_KAFKA_TRIM_GROUPS= keeps all.
-export SCORING_KAFKA_TRIM_GROUPS="${SCORING_KAFKA_TRIM_GROUPS-scoring-ingestion}"
+# The dev broker deletes what Ingestion's group (bench-ingestion, see PlatformBench's Platform.cs) has committed
+# (tools/DevBroker/LogTrimmer.cs): the mock walks a partition's log from its start on every fetch, and at the soak's
+# 1,000 small messages/s that walk took 0.7 of the two cores, 92 % of the broker's samples, which a real broker's offset
+# index does not cost. SCORING_KAFKA_TRIM_GROUPS= keeps everything.
+export SCORING_KAFKA_TRIM_GROUPS="${SCORING_KAFKA_TRIM_GROUPS-bench-ingestion}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 build_and_start_infra Release

@@ -13,6 +13,12 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
     public int GrpcPort { get; } = TestEnvironment.FreePort();
     public string Schema => schema;
 
+    /// <summary>
+    /// Ingestion's consumer group. The same in every run (scripts/bench.sh starts a fresh broker for each), because the
+    /// dev broker is told it by name to delete what it committed (SCORING_KAFKA_TRIM_GROUPS in scripts/bench.sh).
+    /// </summary>
+    public const string IngestionGroup = "bench-ingestion";
+
     public async Task StartAsync(string project)
     {
         var port = project == "Api" ? RestPort : TestEnvironment.FreePort();
@@ -22,7 +28,7 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             ["EventStore__Schema"] = schema,
             ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
             ["Kafka__EngagementTopic"] = topic,
-            ["Kafka__ConsumerGroup"] = "bench-" + schema,
+            ["Kafka__ConsumerGroup"] = IngestionGroup,
             ["Logging__LogLevel__Default"] = "Warning",
             // The start-up rebuild and catch-up say what they did (the bench prints the catch-up's line).
             ["Logging__LogLevel__ScoringPlatform.Projections.Scoring"] = "Information",

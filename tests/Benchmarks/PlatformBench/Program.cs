@@ -172,11 +172,11 @@ var ingestRate = events / ingestSeconds;
 var ingestCpu = platform.CpuShares(ingestCpuBefore, ingestWatch.Elapsed);
 // Offsets are committed after each store commit, asynchronously: on a loaded machine the last commit can trail the
 // count by a moment, so read them until they reach the total or stop moving for 10 s.
-var committed = CommittedOffsets(topic, "bench-" + platform.Schema);
+var committed = CommittedOffsets(topic, Platform.IngestionGroup);
 for (var settle = Stopwatch.StartNew(); committed < events && settle.Elapsed < TimeSpan.FromSeconds(10);)
 {
     await Task.Delay(200);
-    var now = CommittedOffsets(topic, "bench-" + platform.Schema);
+    var now = CommittedOffsets(topic, Platform.IngestionGroup);
     if (now != committed) settle.Restart();
     committed = now;
 }
