@@ -215,6 +215,7 @@ public sealed class DevBrokerTests : IDisposable
         Low(kept).Should().Be(0);
         broker.Stderr.Should().Contain("deleting the records that group(s) [trim-group] committed").And.NotContain("failed");
         (await broker.StopAsync(StopTimeout)).Should().Be(0, broker.Stderr);
+        broker.Stderr.Should().Contain("deleted 130 records that group(s) [trim-group] had committed", "60 + 40 of the first partition, 30 of the second");
     }
 
     [Theory]

@@ -49,7 +49,7 @@ internal sealed class LogTrimmer : IDisposable
         _thread.Start();
     }
 
-    /// <summary>Records deleted so far.</summary>
+    /// <summary>Records deleted so far (read it after <see cref="Dispose"/>: the trimming thread writes it).</summary>
     public long Deleted { get; private set; }
 
     private void Run()

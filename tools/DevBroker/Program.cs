@@ -92,7 +92,12 @@ catch (Exception ex) when (ex is InvalidOperationException or DllNotFoundExcepti
 finally
 {
     if (options.BootstrapFile is not null) File.Delete(options.BootstrapFile);
-    trimmer?.Dispose();
+    if (trimmer is not null)
+    {
+        trimmer.Dispose();
+        Console.Error.WriteLine($"DevBroker: deleted {trimmer.Deleted:N0} records that group(s) [{string.Join(", ", options.TrimGroups)}] had committed");
+    }
+
     foreach (var forwarder in forwarders) forwarder.Dispose();
     cluster?.Dispose();
 }

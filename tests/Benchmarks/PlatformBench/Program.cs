@@ -86,6 +86,8 @@ if (ArgText("--soak-only", "") is { Length: > 0 } soakSchema)
     await using var soakPlatform = new Platform(soakSchema, topic);
     await soakPlatform.StartAsync("Ingestion");
     await soakPlatform.StartAsync("Projections");
+    // The Api follows every changed view through its feed during the full run's soak, so it runs here too.
+    await soakPlatform.StartAsync("Api");
     var soakCpuBefore = soakPlatform.CpuSeconds();
     var soakWatch = Stopwatch.StartNew();
     var soakStarted = DateTime.UtcNow;
@@ -381,6 +383,9 @@ static long CommittedOffsets(string topic, string group)
 static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> ToCrossed, int Probes, List<double> ProjectionGaps)> FreshnessAsync(
     Platform platform, string topic, string runId, int leads, TimeSpan duration, TimeSpan warmup)
 {
+    // Seconds since the services started for this phase reported ready: when the slowest probes and the worst gap were.
+    var phase = Stopwatch.StartNew();
+    var slowest = new ConcurrentBag<(double At, double Ms)>();
     using var cts = new CancellationTokenSource(duration + TimeSpan.FromMinutes(5));
     using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = TestEnvironment.KafkaBootstrap, LingerMs = 1 }).Build();
     var crossedAt = new ConcurrentDictionary<string, long>();
@@ -456,6 +461,7 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
     async Task ProbeAsync(string lead)
     {
         var sentAt = Stopwatch.GetTimestamp();
+        var sentAtPhase = phase.Elapsed.TotalSeconds;
         await ProduceAsync(producer, topic, new EngagementEvent
         {
             Id = lead + "-demo", Type = EngagementEventTypes.FormSubmitted, LeadId = lead, OccurredAt = DateTimeOffset.UtcNow,
@@ -473,7 +479,9 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
             return double.NaN;
         });
         // A probe that times out counts as slower than any that did not (+∞), so the percentiles cover every probe.
-        toVerdict.Add(await PollAsync(client, lead, v => v.IsMql, TimeSpan.FromSeconds(10)) ? Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds : double.PositiveInfinity);
+        var verdictMs = await PollAsync(client, lead, v => v.IsMql, TimeSpan.FromSeconds(10)) ? Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds : double.PositiveInfinity;
+        toVerdict.Add(verdictMs);
+        slowest.Add((sentAtPhase, verdictMs));
         var deadline = Stopwatch.StartNew();
         while (!crossedAt.ContainsKey(lead) && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(2);
         toCrossed.Add(crossedAt.TryGetValue(lead, out var arrived) ? Stopwatch.GetElapsedTime(sentAt, arrived).TotalMilliseconds : double.PositiveInfinity);
@@ -485,15 +493,16 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
     var probes = 0;
     // Where a slow probe's time went: the live projection's gap behind the store, sampled through the probe window.
     using var samplingStop = new CancellationTokenSource();
-    var projectionGaps = new List<double>();
+    var projectionGaps = new List<(double At, double Gap)>();
     var gapSampler = Task.Run(async () =>
     {
         while (!samplingStop.IsCancellationRequested)
         {
-            projectionGaps.Add(await platform.ProjectionGapSecondsAsync());
+            projectionGaps.Add((phase.Elapsed.TotalSeconds, await platform.ProjectionGapSecondsAsync()));
             await Task.Delay(100);
         }
     });
+    var probesFrom = phase.Elapsed.TotalSeconds;
     var probeWatch = Stopwatch.StartNew();
     while (probeWatch.Elapsed < duration && probes < probeCount)
     {
@@ -508,7 +517,11 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
     await background;
     cts.Cancel();
     await listener;
-    return (toStored.Order().ToList(), toVerdict.Order().ToList(), toCrossed.Order().ToList(), probes, projectionGaps.Order().ToList());
+    var worstGap = projectionGaps.MaxBy(g => g.Gap);
+    Console.WriteLine($"freshness: seconds after the services reported ready: probes from +{probesFrom:0.0}s; " +
+                      $"slowest probes {string.Join(", ", slowest.OrderByDescending(p => p.Ms).Take(3).Select(p => $"+{p.At:0.0}s {p.Ms:N0} ms"))}; " +
+                      $"worst gap {worstGap.Gap * 1000:N0} ms at +{worstGap.At:0.0}s");
+    return (toStored.Order().ToList(), toVerdict.Order().ToList(), toCrossed.Order().ToList(), probes, projectionGaps.Select(g => g.Gap).Order().ToList());
 }
 
 static async Task ProduceAsync(IProducer<string, byte[]> producer, string topic, EngagementEvent evt) =>
