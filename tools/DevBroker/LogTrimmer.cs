@@ -28,6 +28,8 @@ internal sealed class LogTrimmer : IDisposable
     private readonly List<IConsumer<Ignore, Ignore>> _groups;
     private readonly CancellationTokenSource _stop = new();
     private readonly Thread _thread;
+    // The offset each partition was last trimmed to: a commit that has not moved needs no watermark query or delete.
+    private readonly Dictionary<TopicPartition, long> _trimmedTo = [];
     private string? _lastError;
 
     public LogTrimmer(MockCluster cluster, string bootstrap, IEnumerable<TopicSpec> topics, IEnumerable<string> groups)
@@ -87,13 +89,17 @@ internal sealed class LogTrimmer : IDisposable
         long deleted = 0;
         foreach (var (partition, committed) in lowest)
         {
-            if (uncommitted.Contains(partition)) continue;
+            if (uncommitted.Contains(partition) || committed <= _trimmedTo.GetValueOrDefault(partition)) continue;
             // The mock sets the start offset to what it is given, so never below the current one (its own size cap may
             // have moved it past a slow group's commit).
             var start = _groups[0].QueryWatermarkOffsets(partition, QueryTimeout).Low.Value;
-            if (committed <= start) continue;
-            _cluster.DeleteRecords(partition.Topic, partition.Partition.Value, committed);
-            deleted += committed - start;
+            if (committed > start)
+            {
+                _cluster.DeleteRecords(partition.Topic, partition.Partition.Value, committed);
+                deleted += committed - start;
+            }
+
+            _trimmedTo[partition] = committed;
         }
 
         return deleted;

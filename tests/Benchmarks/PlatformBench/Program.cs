@@ -385,7 +385,6 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
 {
     // Seconds since the services started for this phase reported ready: when the slowest probes and the worst gap were.
     var phase = Stopwatch.StartNew();
-    var slowest = new ConcurrentBag<(double At, double Ms)>();
     using var cts = new CancellationTokenSource(duration + TimeSpan.FromMinutes(5));
     using var producer = new ProducerBuilder<string, byte[]>(new ProducerConfig { BootstrapServers = TestEnvironment.KafkaBootstrap, LingerMs = 1 }).Build();
     var crossedAt = new ConcurrentDictionary<string, long>();
@@ -436,7 +435,7 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
     using var channel = GrpcChannel.ForAddress($"http://127.0.0.1:{platform.GrpcPort}", new GrpcChannelOptions { HttpHandler = TestApiKey.Handler(new SocketsHttpHandler()) });
     var client = new LeadScoring.LeadScoringClient(channel);
     var toStored = new ConcurrentBag<double>();
-    var toVerdict = new ConcurrentBag<double>();
+    var toVerdict = new ConcurrentBag<(double At, double Ms)>();
     var toCrossed = new ConcurrentBag<double>();
 
     // Fit probe leads (fit 40), created up front: one demo request later takes each over the threshold at once.
@@ -479,9 +478,7 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
             return double.NaN;
         });
         // A probe that times out counts as slower than any that did not (+∞), so the percentiles cover every probe.
-        var verdictMs = await PollAsync(client, lead, v => v.IsMql, TimeSpan.FromSeconds(10)) ? Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds : double.PositiveInfinity;
-        toVerdict.Add(verdictMs);
-        slowest.Add((sentAtPhase, verdictMs));
+        toVerdict.Add((sentAtPhase, await PollAsync(client, lead, v => v.IsMql, TimeSpan.FromSeconds(10)) ? Stopwatch.GetElapsedTime(sentAt).TotalMilliseconds : double.PositiveInfinity));
         var deadline = Stopwatch.StartNew();
         while (!crossedAt.ContainsKey(lead) && deadline.Elapsed < TimeSpan.FromSeconds(10)) await Task.Delay(2);
         toCrossed.Add(crossedAt.TryGetValue(lead, out var arrived) ? Stopwatch.GetElapsedTime(sentAt, arrived).TotalMilliseconds : double.PositiveInfinity);
@@ -519,9 +516,9 @@ static async Task<(List<double> ToStored, List<double> ToVerdict, List<double> T
     await listener;
     var worstGap = projectionGaps.MaxBy(g => g.Gap);
     Console.WriteLine($"freshness: seconds after the services reported ready: probes from +{probesFrom:0.0}s; " +
-                      $"slowest probes {string.Join(", ", slowest.OrderByDescending(p => p.Ms).Take(3).Select(p => $"+{p.At:0.0}s {p.Ms:N0} ms"))}; " +
+                      $"slowest probes {string.Join(", ", toVerdict.OrderByDescending(p => p.Ms).Take(3).Select(p => $"+{p.At:0.0}s {p.Ms:N0} ms"))}; " +
                       $"worst gap {worstGap.Gap * 1000:N0} ms at +{worstGap.At:0.0}s");
-    return (toStored.Order().ToList(), toVerdict.Order().ToList(), toCrossed.Order().ToList(), probes, projectionGaps.Select(g => g.Gap).Order().ToList());
+    return (toStored.Order().ToList(), toVerdict.Select(p => p.Ms).Order().ToList(), toCrossed.Order().ToList(), probes, projectionGaps.Select(g => g.Gap).Order().ToList());
 }
 
 static async Task ProduceAsync(IProducer<string, byte[]> producer, string topic, EngagementEvent evt) =>
