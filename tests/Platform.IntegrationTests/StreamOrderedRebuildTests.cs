@@ -33,11 +33,12 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
         await ExecuteAsync($"create table {Schema}.marten_views as select * from {Schema}.mt_doc_leadscoreview");
         var martenProgress = await ProgressAsync();
         var indexesBefore = await IndexesAsync();
-        // The schema owner's start sets lz4 on the views' JSON (EventStoreStartup); the rebuilt table must keep it.
-        (await CompressionAsync()).Should().Be("", "a new table compresses with the server default");
-        await ScoringPlatform.Leads.EventStore.EventStoreStartup.CompressViewsWithLz4Async(
+        // The schema owner's start keeps the views' JSON in the row and compresses it with lz4 (EventStoreStartup); the
+        // rebuilt table must keep both.
+        (await ViewStorageAsync()).Should().Be("x/", "a new table stores jsonb extended (out of line) and compresses with the server default");
+        await ScoringPlatform.Leads.EventStore.EventStoreStartup.TuneViewStorageAsync(
             TestEnvironment.PostgresConnectionString, Schema, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
-        (await CompressionAsync()).Should().Be("l");
+        (await ViewStorageAsync()).Should().Be("m/l");
         // What the rebuild must restore itself: the schedule and the progression.
         await ExecuteAsync($"delete from {Schema}.lifecycle_schedule; update {Schema}.mt_event_progression set last_seq_id = 0 where name = 'LeadScore:All'");
 
@@ -71,14 +72,15 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
         (await IndexesAsync()).Should().Equal(indexesBefore);
         (await ScalarAsync<long>($"select count(*) from pg_tables where schemaname = '{Schema}' and tablename = '{StreamOrderedRebuild.WorkTableName}'")).Should().Be(0);
         await Store.Storage.Database.AssertDatabaseMatchesConfigurationAsync();
-        (await CompressionAsync()).Should().Be("l", "the work table is created like the live one, its column compression included");
+        (await ViewStorageAsync()).Should().Be("m/l", "the work table is created like the live one, its column's storage and compression included");
         (await ScalarAsync<long>($"select count(*) from {Schema}.mt_doc_leadscoreview where pg_column_compression(data) = 'pglz'"))
             .Should().Be(0, "the rebuild wrote every view again, compressed with lz4");
         (await ScalarAsync<long>($"select count(*) from {Schema}.mt_doc_leadscoreview where pg_column_compression(data) = 'lz4'")).Should().BePositive();
     }
 
-    private Task<string> CompressionAsync() => ScalarAsync<string>(
-        "select a.attcompression::text from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace " +
+    /// <summary>The views' JSON column as "storage/compression" (x: extended, m: main; l: lz4, empty: the server default).</summary>
+    private Task<string> ViewStorageAsync() => ScalarAsync<string>(
+        "select a.attstorage::text || '/' || a.attcompression::text from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace " +
         $"where n.nspname = '{Schema}' and c.relname = 'mt_doc_leadscoreview' and a.attname = 'data'");
 
     [Fact]

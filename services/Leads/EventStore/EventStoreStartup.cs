@@ -42,53 +42,79 @@ internal sealed partial class EventStoreStartup(
         if (options.Value.ApplySchemaOnStart)
         {
             await Retry(static ex => ex is NpgsqlException, LogSchemaNotReady).ExecuteAsync(
-                async ct => await CompressViewsWithLz4Async(options.Value.ConnectionString!, options.Value.Schema, logger, ct), cancellationToken);
+                async ct => await TuneViewStorageAsync(options.Value.ConnectionString!, options.Value.Schema, logger, ct), cancellationToken);
         }
 
         LogSchemaReady(logger, options.Value.Schema);
     }
 
     /// <summary>
-    /// The score views' JSON (~12 KB of text a lead) is stored out of line and compressed, and the live projection
-    /// rewrites it for every lead of every page: with PostgreSQL's default pglz, compressing took about half of a
-    /// page's upsert (1,800 views: 703 ms with pglz, 353 ms with lz4, about the same size). Marten has no setting for
-    /// a column's compression and its schema check does not compare it, so the schema owner sets it once here; the
-    /// stream-ordered rebuild's work table copies it (<c>like … including all</c>). Values already stored keep pglz
-    /// until rewritten; both read the same. Skipped (logged) where the server was built without lz4, and postponed to the
-    /// next start when the table stays locked for 5 s.
+    /// How the score views' JSON is stored. The live projection rewrites a lead's view for every event it applies, so
+    /// both settings below are on the hot path; Marten has no setting for either and its schema check compares neither,
+    /// so the schema owner sets them here, each once. The stream-ordered rebuild's work table copies both
+    /// (<c>like … including all</c>). Rows already stored keep their old form until rewritten; every form reads the same.
+    /// <list type="bullet">
+    /// <item><b>Storage <c>main</c></b>: a view (about 5 KB of JSON, 3.7 KB compressed, at 1M events / 100k leads) stays
+    /// in the table's own row, compressed, instead of moving to the TOAST table. Out of line, every rewrite also inserted
+    /// and deleted TOAST chunks and their index entries, and the TOAST table's autovacuum ran every minute or two; in a
+    /// 12-minute soak at 1,000 events/s, past the services' first seconds, the projection's gap was over 600 ms for 110 s
+    /// out of line and for 5.6 s in the row, and PostgreSQL used 0.44 cores against 0.30
+    /// (docs/benchmarks.md, "Issue 11, seventh session"). PostgreSQL still moves a value out of line when even compressed
+    /// it cannot fit a page.</item>
+    /// <item><b>Compression lz4</b>: with PostgreSQL's default pglz, compressing took about half of a page's upsert (1,800
+    /// views: 703 ms with pglz, 353 ms with lz4, about the same size). Skipped (logged) where the server was built without
+    /// lz4.</item>
+    /// </list>
+    /// Either change is postponed to the next start when the table stays locked for 5 s.
     /// </summary>
-    internal static async Task CompressViewsWithLz4Async(string connectionString, string schema, ILogger logger, CancellationToken ct)
+    internal static async Task TuneViewStorageAsync(string connectionString, string schema, ILogger logger, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
+        string storage, compression;
         await using (var check = new NpgsqlCommand(
-            "select a.attcompression = 'l' from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace " +
-            "where n.nspname = @schema and c.relname = @table and a.attname = 'data'", connection))
+            "select a.attstorage::text, a.attcompression::text from pg_attribute a join pg_class c on c.oid = a.attrelid " +
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = @schema and c.relname = @table and a.attname = 'data'", connection))
         {
             check.Parameters.AddWithValue("schema", schema);
             check.Parameters.AddWithValue("table", ReadModel.StreamOrderedRebuild.TableName);
-            if (await check.ExecuteScalarAsync(ct) is not false) return; // already lz4, or no such table
+            await using var reader = await check.ExecuteReaderAsync(ct);
+            if (!await reader.ReadAsync(ct)) return; // no such table
+            storage = reader.GetString(0);
+            compression = reader.GetString(1);
         }
 
+        if (storage != "m" && await AlterViewsAsync(connection, schema, "set storage main", logger, ct)) LogViewsInline(logger, schema);
+        if (compression == "l") return;
         try
         {
-            // A catalog-only change, but it takes the table's exclusive lock: never queue readers behind it for long
-            // (the timeout is local to this transaction, so it does not stay on the pooled connection).
-            await using var transaction = await connection.BeginTransactionAsync(ct);
-            await using var alter = new NpgsqlCommand(
-                $"set local lock_timeout = '5s'; alter table {schema}.{ReadModel.StreamOrderedRebuild.TableName} alter column data set compression lz4",
-                connection, transaction);
-            await alter.ExecuteNonQueryAsync(ct);
-            await transaction.CommitAsync(ct);
-            LogViewsCompressed(logger, schema);
+            if (await AlterViewsAsync(connection, schema, "set compression lz4", logger, ct)) LogViewsCompressed(logger, schema);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.FeatureNotSupported)
         {
             LogLz4Unavailable(logger, schema, ex);
         }
+    }
+
+    /// <summary>One catalog-only change to the views' JSON column; false when the table stayed locked for 5 s.</summary>
+    private static async Task<bool> AlterViewsAsync(NpgsqlConnection connection, string schema, string change, ILogger logger, CancellationToken ct)
+    {
+        try
+        {
+            // It takes the table's exclusive lock: never queue readers behind it for long (the timeout is local to this
+            // transaction, so it does not stay on the pooled connection).
+            await using var transaction = await connection.BeginTransactionAsync(ct);
+            await using var alter = new NpgsqlCommand(
+                $"set local lock_timeout = '5s'; alter table {schema}.{ReadModel.StreamOrderedRebuild.TableName} alter column data {change}",
+                connection, transaction);
+            await alter.ExecuteNonQueryAsync(ct);
+            await transaction.CommitAsync(ct);
+            return true;
+        }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.LockNotAvailable)
         {
-            LogLz4Postponed(logger, schema, ex);
+            LogViewStoragePostponed(logger, schema, change, ex);
+            return false;
         }
     }
 
@@ -116,8 +142,11 @@ internal sealed partial class EventStoreStartup(
     [LoggerMessage(Level = LogLevel.Warning, Message = "PostgreSQL cannot compress with lz4 (built without it); the score views in schema '{Schema}' keep pglz")]
     private static partial void LogLz4Unavailable(ILogger logger, string schema, Exception exception);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The score views in schema '{Schema}' stay on pglz for now: their table was busy for 5 s; the next start tries again")]
-    private static partial void LogLz4Postponed(ILogger logger, string schema, Exception exception);
+    [LoggerMessage(Level = LogLevel.Information, Message = "Score views in schema '{Schema}' are now stored in their rows (storage main), not in the TOAST table")]
+    private static partial void LogViewsInline(ILogger logger, string schema);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The score views' column in schema '{Schema}' was not changed ({Change}): the table was busy for 5 s; the next start tries again")]
+    private static partial void LogViewStoragePostponed(ILogger logger, string schema, string change, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Event store schema '{Schema}' is up to date")]
     private static partial void LogSchemaReady(ILogger logger, string schema);
