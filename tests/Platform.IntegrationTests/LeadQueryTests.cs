@@ -1,9 +1,12 @@
 using System.Net;
 using System.Text.Json;
 using Grpc.Core;
+using Npgsql;
 using ScoringPlatform.Api.V1;
 using ScoringPlatform.Contracts;
+using ScoringPlatform.Leads.Lifecycle;
 using ScoringPlatform.Scoring.Lifecycle;
+using ScoringPlatform.TestSupport;
 
 namespace ScoringPlatform.Platform.IntegrationTests;
 
@@ -140,6 +143,33 @@ public sealed class LeadQueryTests(LifecycleApiFixture fx) : IClassFixture<Lifec
         capped.EventsTruncated.Should().BeTrue();
         capped.Transitions.Should().ContainSingle().Which.Type.Should().Be(LifecycleMessageTypes.SalesAccepted);
         capped.TransitionsTruncated.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task A_timeline_reads_its_leads_transitions_through_the_lead_index_not_by_scanning_the_outbox()
+    {
+        var lead = await fx.MqlAsync(Start);
+        await fx.ViewWhen(lead, v => v.Stage == LifecycleStage.Mql);
+        (await fx.Queries().GetLeadTimelineAsync(new GetLeadTimelineRequest { LeadId = lead })).Transitions.Should().NotBeEmpty();
+
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        // This outbox is small enough for a sequential scan to be the cheapest plan; with scans off the planner shows
+        // which index can serve the query (without the lead index: the primary key's, filtering every row by lead).
+        await using (var scansOff = new NpgsqlCommand("set enable_seqscan = off", connection)) await scansOff.ExecuteNonQueryAsync();
+        var positional = LifecycleOutbox.NewestOfLeadSql(fx.Schema).Split('?');
+        positional.Should().HaveCount(3, "the query takes the lead id and a row count");
+        await using var explain = new NpgsqlCommand($"explain {positional[0]}$1{positional[1]}$2{positional[2]}", connection);
+        explain.Parameters.Add(new NpgsqlParameter { Value = lead });
+        explain.Parameters.Add(new NpgsqlParameter { Value = 51 });
+        var plan = new List<string>();
+        await using (var reader = await explain.ExecuteReaderAsync())
+        {
+            while (await reader.ReadAsync()) plan.Add(reader.GetString(0));
+        }
+
+        // An index scan (backward, for the order) or a bitmap scan of it with a sort, by the planner's estimate.
+        string.Join('\n', plan).Should().Contain($" {LifecycleOutbox.LeadIndexName} ").And.NotContain("Seq Scan");
     }
 
     [Fact]

@@ -135,8 +135,7 @@ public sealed class LeadQueriesService(IQuerySession session, IOptions<EventStor
 
         // The newest max + 1 rows tell whether older ones were left out; shown oldest first, by the instant they describe.
         var payloads = await session.QueryAsync<string>(
-            $"select payload::text from {options.Value.Schema}.{LifecycleOutbox.TableName} where lead_id = ? order by position desc limit ?",
-            ct, leadId, max + 1);
+            LifecycleOutbox.NewestOfLeadSql(options.Value.Schema), ct, leadId, max + 1);
         result.TransitionsTruncated = payloads.Count > max;
         var messages = payloads.Take(max)
             .Select((p, i) => (Message: JsonSerializer.Deserialize<LeadLifecycleMessage>(p, ContractJson.Options)!, Newest: i))

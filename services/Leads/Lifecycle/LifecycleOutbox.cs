@@ -46,8 +46,19 @@ public static class LifecycleOutbox
             Columns = ["position"],
             Predicate = "published_at is null",
         });
+        // A lead's newest transitions (NewestOfLeadSql, the Api's timeline). Without it PostgreSQL scanned the whole
+        // outbox for each timeline: 76 ms at 296k rows, growing with every transition ever written (the outbox keeps
+        // them all); 0.26 ms with it, for a 14 MB index. A schema that predates it gets it from the owner's migration on
+        // start, built while the outbox waits for its writes (0.5 s at 296k rows).
+        table.Indexes.Add(new IndexDefinition(LeadIndexName) { Columns = ["lead_id", "position"] });
         return table;
     }
+
+    public const string LeadIndexName = $"ix_{TableName}_lead";
+
+    /// <summary>A lead's newest rows' payloads, newest first (parameters: the lead id, how many), through <see cref="LeadIndexName"/>.</summary>
+    public static string NewestOfLeadSql(string schema) =>
+        $"select payload::text from {schema}.{TableName} where lead_id = ? order by position desc limit ?";
 
     /// <summary>
     /// The message id of a transition (or of its retraction): stable for the same lead and transition, so a page
