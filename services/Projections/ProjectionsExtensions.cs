@@ -26,6 +26,8 @@ public static class ProjectionsExtensions
         builder.Services.AddHostedService<ModelChangeRebuild>();
         // Then, when the projection is far behind, a stream-ordered catch-up (each touched lead loaded and written once).
         builder.Services.AddHostedService<StartupCatchUp>();
+        // Then the page step, run on the newest events and rolled back, so the daemon's first pages are not cold ones.
+        builder.Services.AddHostedService<ProjectionWarmUp>();
         marten.AddAsyncDaemon(mode);
         builder.Services.AddHealthChecks().AddCheck<ProjectionDaemonHealthCheck>("projection-daemon");
         builder.Services.AddSingleton<LifecycleOutboxRelay>();
