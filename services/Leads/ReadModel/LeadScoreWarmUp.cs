@@ -44,8 +44,13 @@ public sealed class LeadScoreWarmUp(IDocumentStore store, ScoringModel model, st
     /// <summary>The tiering runtime recompiles hot methods on a background thread after a 100 ms pause in new compilation.</summary>
     private static readonly TimeSpan Settle = TimeSpan.FromMilliseconds(250);
 
-    /// <summary>Prefix of the stand-in lead ids the rounds fold under (rolled back, never stored).</summary>
+    /// <summary>
+    /// Prefix of the stand-in lead ids the rounds fold under (rolled back, never stored), followed by an id of this
+    /// warm-up: replicas warming up at once do not wait on each other's uncommitted rows.
+    /// </summary>
     public const string StandInPrefix = "~warm-up~";
+
+    private readonly string _standIn = $"{StandInPrefix}{Guid.NewGuid():N}~";
 
     /// <summary>Test hook: runs in each round's transaction after the page's statements, before the rollback.</summary>
     public Func<NpgsqlTransaction, Task>? BeforeRollback { get; init; }
@@ -112,7 +117,7 @@ public sealed class LeadScoreWarmUp(IDocumentStore store, ScoringModel model, st
             if (events.Count == 0) return 0;
             var leads = events.Select(e => e.StreamKey!).Distinct(StringComparer.Ordinal).ToArray();
             await session.LoadManyAsync<LeadScoreView>(cancellationToken, leads);
-            foreach (var e in events) e.StreamKey = StandInPrefix + e.StreamKey;
+            foreach (var e in events) e.StreamKey = _standIn + e.StreamKey;
             await projection.ApplyAsync(session, events, cancellationToken);
             await session.SaveChangesAsync(cancellationToken);
             if (BeforeRollback is { } beforeRollback) await beforeRollback(transaction);
