@@ -73,6 +73,18 @@ public sealed class LeadScoreWarmUpTests : IAsyncLifetime
         (result.Rounds, result.RoundEvents, result.Quiet).Should().Be((0, 0, false));
     }
 
+    [Fact]
+    public async Task Given_a_negative_warm_up_time_Then_Projections_refuses_to_start_with_a_clear_error()
+    {
+        await FluentActions.Awaiting(() => ProjectionsHostFixture.StartAsync(Schema, settings: new Dictionary<string, string?>
+            {
+                ["Projections:WarmUpSeconds"] = "-1",
+                ["Lifecycle:Scheduler:Enabled"] = "false",
+            }))
+            .Should().ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>()
+            .WithMessage("Projections:WarmUpSeconds must be 0 (off) or a number of seconds, not -1");
+    }
+
     private sealed record Snapshot(List<string> Views, List<string> Outbox, List<string> Schedule, List<string> Progression);
 
     private async Task<Snapshot> SnapshotAsync() => new(
