@@ -119,8 +119,18 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
         await using var writer = new NpgsqlConnection(connection);
         await writer.OpenAsync(cancellationToken);
         long documents = 0;
+        // COPY FREEZE: the rows are written frozen and their pages marked all-visible, so the table needs no vacuum pass
+        // of its own once it is live. Without it autovacuum read and wrote the whole table right after the swap, beside
+        // the live traffic (8.8 s, 240 MB, at 1M events / 100k leads). FREEZE needs the table truncated (or created) in
+        // the COPY's own transaction.
+        await using var transaction = await writer.BeginTransactionAsync(cancellationToken);
+        await using (var truncate = new NpgsqlCommand($"truncate {schema}.{WorkTableName}", writer, transaction))
+        {
+            await truncate.ExecuteNonQueryAsync(cancellationToken);
+        }
+
         await using (var copy = await writer.BeginBinaryImportAsync(
-                         $"copy {schema}.{WorkTableName} ({string.Join(", ", Columns)}) from stdin (format binary)", cancellationToken))
+                         $"copy {schema}.{WorkTableName} ({string.Join(", ", Columns)}) from stdin (format binary, freeze)", cancellationToken))
         {
             string? stream = null;
             LeadScoreView? view = null;
@@ -170,6 +180,7 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
             }
         }
 
+        await transaction.CommitAsync(cancellationToken);
         return documents;
     }
 
