@@ -85,9 +85,9 @@ if (ArgText("--soak-only", "") is { Length: > 0 } soakSchema)
 {
     await using var soakPlatform = new Platform(soakSchema, topic);
     await soakPlatform.StartAsync("Ingestion");
-    // librdkafka's mock cluster answers a join that follows a member's leave (the previous run's Ingestion) only after
-    // the session timeout (45 s), not at once as a broker does: without this wait the soak would measure that (its first
-    // tens of seconds store nothing, then a burst).
+    // librdkafka's mock cluster answers a join that follows a member's leave (the previous run's Ingestion) only when
+    // its rebalance timer fires, the session timeout less a second (44 s), not at once as a broker does: without this
+    // wait the soak would measure that (its first tens of seconds store nothing, then a burst).
     var joinWatch = Stopwatch.StartNew();
     while (soakPlatform.LastLogLine("Ingestion", "Partitions assigned") is null)
     {
