@@ -102,31 +102,26 @@ public sealed class LeadScoreWarmUp(IDocumentStore store, ScoringModel model, st
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(cancellationToken);
+        // Never committed: rolled back below, or on disposal when anything throws (which then surfaces unmasked).
         await using var transaction = await connection.BeginTransactionAsync(cancellationToken);
-        try
-        {
-            // A session in the round's transaction: SaveChanges sends the queued statements and does not commit.
-            await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
-            var after = upTo - RoundEvents;
-            var events = (await session.Events.QueryAllRawEvents()
-                    .Where(e => e.Sequence > after && e.Sequence <= upTo)
-                    .OrderBy(e => e.Sequence)
-                    .ToListAsync(cancellationToken))
-                .Where(e => e.StreamKey is not null)
-                .ToList();
-            if (events.Count == 0) return 0;
-            var leads = events.Select(e => e.StreamKey!).Distinct(StringComparer.Ordinal).ToArray();
-            await session.LoadManyAsync<LeadScoreView>(cancellationToken, leads);
-            foreach (var e in events) e.StreamKey = _standIn + e.StreamKey;
-            await projection.ApplyAsync(session, events, cancellationToken);
-            await session.SaveChangesAsync(cancellationToken);
-            if (BeforeRollback is { } beforeRollback) await beforeRollback(transaction);
-            return events.Count;
-        }
-        finally
-        {
-            await transaction.RollbackAsync(CancellationToken.None);
-        }
+        // A session in the round's transaction: SaveChanges sends the queued statements and does not commit.
+        await using var session = store.LightweightSession(SessionOptions.ForTransaction(transaction));
+        var after = upTo - RoundEvents;
+        var events = (await session.Events.QueryAllRawEvents()
+                .Where(e => e.Sequence > after && e.Sequence <= upTo)
+                .OrderBy(e => e.Sequence)
+                .ToListAsync(cancellationToken))
+            .Where(e => e.StreamKey is not null)
+            .ToList();
+        if (events.Count == 0) return 0;
+        var leads = events.Select(e => e.StreamKey!).Distinct(StringComparer.Ordinal).ToArray();
+        await session.LoadManyAsync<LeadScoreView>(cancellationToken, leads);
+        foreach (var e in events) e.StreamKey = _standIn + e.StreamKey;
+        await projection.ApplyAsync(session, events, cancellationToken);
+        await session.SaveChangesAsync(cancellationToken);
+        if (BeforeRollback is { } beforeRollback) await beforeRollback(transaction);
+        await transaction.RollbackAsync(cancellationToken);
+        return events.Count;
     }
 }
 
