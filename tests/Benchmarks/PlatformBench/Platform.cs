@@ -32,6 +32,8 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             ["Logging__LogLevel__Default"] = "Warning",
             // The start-up rebuild and catch-up say what they did (the bench prints the catch-up's line).
             ["Logging__LogLevel__ScoringPlatform.Projections.Scoring"] = "Information",
+            // --soak-only waits for Ingestion's "Partitions assigned" line (a few lines a run, none per message).
+            ["Logging__LogLevel__ScoringPlatform.Ingestion.Consuming.EngagementConsumer"] = "Information",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
         // Experiments: BENCH_SVC_<Setting> is passed to every service as <Setting> (e.g. BENCH_SVC_Ingestion__AppendConcurrency=1).
