@@ -118,3 +118,68 @@ public class VerdictBenchmarks
     [Benchmark]
     public DateTimeOffset? DropsBelowExitAt() => Scorer.DropsBelowExitAt(_state, _model, _now);
 }
+
+/// <summary>
+/// The live projection's fold of one engagement event (issue 11): <see cref="Lifecycle.LeadTimeline.Record"/> of an input
+/// newer than every kept one, on a lead whose kept history is full (compaction amortised in), beside applying the same
+/// events to a bare score state, so the ratio is the lifecycle's cost over the scoring it wraps.
+/// </summary>
+[MemoryDiagnoser]
+public class LifecycleBenchmarks
+{
+    private const int Batch = 256;
+    private static readonly DateTimeOffset Start = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+    private readonly ScoringModel _model = ScoringModel.Default;
+    private ScoringEvent[] _events = [];
+    private Lifecycle.LeadLifecycle _lead = new();
+    private LeadScoreState _state = new();
+    private DateTimeOffset _next = Start;
+
+    [GlobalSetup]
+    public void Setup()
+    {
+        (string Type, string? Category)[] kinds =
+        [
+            ("page_viewed", "pricing"), ("page_viewed", "blog"), ("email_opened", null), ("email_clicked", null),
+            ("webinar_attended", null), ("content_downloaded", null), ("page_viewed", "product"), ("form_submitted", "demo_request"),
+        ];
+        _events = [.. Enumerable.Range(0, Batch).Select(i =>
+            new ScoringEvent($"evt-{i}", kinds[i % kinds.Length].Type, Start, kinds[i % kinds.Length].Category, $"activity-{i % 64}"))];
+        var profile = new LeadProfile("ana@acme.com", "VP Marketing", 500, "Software", "DE", true);
+        _lead = Lifecycle.LeadLifecycle.Create(_model);
+        Lifecycle.LeadTimeline.Record(_lead, new Lifecycle.ProfileInput("profile-0", Start, profile), _model);
+        _state = LeadScoreState.Create(_model);
+        _state.ApplyProfile(profile, _model);
+        // Past the first compaction, so the kept history is between one and two model.HistorySize long.
+        for (var i = 0; i < 4 * _model.HistorySize / Batch + 1; i++) RecordBatch();
+    }
+
+    /// <summary>The same events on a bare score state: what the lifecycle's head does for each input.</summary>
+    [Benchmark(Baseline = true, OperationsPerInvoke = Batch)]
+    public ApplyResult ScoreStateOnly()
+    {
+        ApplyResult last = default;
+        var at = _next;
+        for (var i = 0; i < _events.Length; i++) last = _state.Apply(_events[i] with { EventId = $"s{at.Ticks}-{i}", OccurredAt = at.AddMinutes(i * 30) }, _model);
+        _next = at.AddMinutes(_events.Length * 30);
+        return last;
+    }
+
+    /// <summary>One in-order engagement input through the timeline: dedupe, apply, time-driven look-ahead, diff, compaction.</summary>
+    [Benchmark(OperationsPerInvoke = Batch)]
+    public Lifecycle.LifecycleUpdate RecordInOrder() => RecordBatch();
+
+    private Lifecycle.LifecycleUpdate RecordBatch()
+    {
+        Lifecycle.LifecycleUpdate last = default!;
+        var at = _next;
+        for (var i = 0; i < _events.Length; i++)
+        {
+            var input = new Lifecycle.EngagementInput(_events[i] with { EventId = $"r{at.Ticks}-{i}", OccurredAt = at.AddMinutes(i * 30) });
+            last = Lifecycle.LeadTimeline.Record(_lead, input, _model);
+        }
+
+        _next = at.AddMinutes(_events.Length * 30);
+        return last;
+    }
+}

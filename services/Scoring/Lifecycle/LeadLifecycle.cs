@@ -50,15 +50,21 @@ public sealed class LeadLifecycle
         Head.Score.EnsureModel(model);
     }
 
-    /// <summary>Folds the oldest half of the kept inputs into the checkpoint once 2 × maxEventsPerLead are kept.</summary>
+    /// <summary>
+    /// Folds the oldest half of the kept inputs into the checkpoint once 2 × maxEventsPerLead are kept. In place, as a late
+    /// input older than the checkpoint is folded: the checkpoint is this lead's own (the head and every replay start from
+    /// a copy of it), and copying it first cost more than the replay, about half of an in-order Record (issue 11). A
+    /// failure midway leaves this instance unusable; the projection then re-runs the page from the stored view.
+    /// </summary>
     internal void Compact(ScoringModel model)
     {
         var keep = model.HistorySize;
         if (Inputs.Count < 2 * keep) return;
-        var cursor = Checkpoint!.Clone();
-        for (var i = 0; i < keep; i++) cursor.Apply(Inputs[i], model, [], []);
+        var checkpoint = Checkpoint!;
+        var replayed = new List<LifecycleTransition>();
+        var refused = new List<SalesRefusal>();
+        for (var i = 0; i < keep; i++) checkpoint.Apply(Inputs[i], model, replayed, refused);
         Inputs.RemoveRange(0, keep);
-        Checkpoint = cursor;
-        Transitions.RemoveAll(x => x.At.UtcTicks <= cursor.AtTicks);
+        Transitions.RemoveAll(x => x.At.UtcTicks <= checkpoint.AtTicks);
     }
 }

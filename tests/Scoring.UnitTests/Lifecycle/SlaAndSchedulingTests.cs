@@ -121,6 +121,39 @@ public class SlaAndSchedulingTests
     }
 
     [Fact]
+    public void Given_a_history_compacted_several_times_When_a_late_input_newer_than_the_checkpoint_arrives_Then_it_replays_from_the_checkpoint_and_equals_a_full_replay()
+    {
+        // LeadLifecycle: "Exact: any arrival order of inputs not older than the checkpoint gives the transitions a
+        // from-scratch replay gives." The checkpoint is folded in place on each compaction; a late input replays from it.
+        var model = DefaultWith("\"maxEventsPerLead\": 64", "\"maxEventsPerLead\": 4");
+        // Kinds in turn, each activity its own, so every input adds points and none is capped away.
+        string[] kinds = ["webinar_attended", "content_downloaded", "email_clicked"];
+        var inOrder = Enumerable.Range(0, 30).Select(i => Engagement(Ev(kinds[i % kinds.Length], T0.AddDays(i * 3), activity: $"a{i}", id: $"e{i}")))
+            .Prepend(Profile(T0, GoodFit, "p")).ToList();
+        var late = Engagement(Demo(T0.AddDays(86), "late-demo"));
+        var lead = Incremental(inOrder, model);
+        var checkpointAt = lead.EarliestExactAsOf!.Value;
+
+        var update = LeadTimeline.Record(lead, late, model);
+        var replay = LeadTimeline.Replay(model, [.. inOrder, late], inOrder[^1].At);
+
+        checkpointAt.Should().BeAfter(T0.AddDays(60), "the 31 inputs were compacted past most of the history");
+        late.At.Should().BeAfter(checkpointAt).And.BeBefore(inOrder[^1].At);
+        var floor = lead.EarliestExactAsOf!.Value;
+        update.Emitted.Concat(update.Superseded).Should().NotBeEmpty("a demo request between kept inputs changes the lead's history");
+        lead.Status.Should().Be(replay.Status);
+        // The head was replayed from the checkpoint: the instant its score decays out of the stage is the full replay's.
+        replay.NextDueAt.Should().NotBeNull();
+        LeadTimeline.NextDue(lead, model).Should().Be(replay.NextDueAt);
+        lead.Transitions.Select(t => t.Id).Should().BeSubsetOf(replay.Transitions.Select(t => t.Id));
+        lead.Transitions.Should().NotBeEmpty();
+        foreach (var asOf in new[] { floor, late.At.AddHours(-1), late.At.AddHours(1), inOrder[^1].At, inOrder[^1].At.AddDays(20) })
+        {
+            LeadTimeline.StatusAt(lead, asOf, model).Should().Be(LeadTimeline.Replay(model, [.. inOrder, late], asOf).Status, $"as of {asOf:O}");
+        }
+    }
+
+    [Fact]
     public void Given_a_hot_mql_When_its_fit_goes_and_it_is_demoted_to_mql_light_Then_its_deadline_is_dropped_and_never_breached()
     {
         // DESIGN.md: "MQL-Light (engagement only, weak fit: nurture, no sales touch)", "SLA: ... Hot MQL fastest".
