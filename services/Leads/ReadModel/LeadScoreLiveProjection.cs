@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Reflection;
@@ -54,8 +55,8 @@ public sealed class LeadScoreLiveProjection : IProjection
         // update alike; an existing row is only replaced by a higher revision.
         var upsert = (string wake) =>
             $"insert into {table} as d (data, mt_dotnet_type, stage, tier, mql_entered_at, sla_due_at, last_sequence, id, mt_version, mt_last_modified) " +
-            "select r.data::jsonb, ?, r.stage, r.tier, r.mql_entered_at, r.sla_due_at, r.last_sequence, r.id, r.version, transaction_timestamp() " +
-            "from unnest(?::text[], ?::varchar[], ?::varchar[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::varchar[], ?::bigint[]) " +
+            "select convert_from(r.data, 'UTF8')::jsonb, ?, r.stage, r.tier, r.mql_entered_at, r.sla_due_at, r.last_sequence, r.id, r.version, transaction_timestamp() " +
+            "from unnest(?::bytea[], ?::varchar[], ?::varchar[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::varchar[], ?::bigint[]) " +
             "as r(data, stage, tier, mql_entered_at, sla_due_at, last_sequence, id, version) " + wake +
             "on conflict (id) do update set data = excluded.data, mt_dotnet_type = excluded.mt_dotnet_type, stage = excluded.stage, " +
             "tier = excluded.tier, mql_entered_at = excluded.mql_entered_at, sla_due_at = excluded.sla_due_at, " +
@@ -169,7 +170,10 @@ public sealed class LeadScoreLiveProjection : IProjection
     {
         var serializer = operations.DocumentStore.Options.Serializer();
         var n = changed.Count;
-        var data = new string[n];
+        // Each document's JSON as UTF-8 (the serializer's own bytes, as its string form would encode them), sent as bytea
+        // and read back as text by the statement: no UTF-16 string per document, half the bytes (issue 11).
+        var json = new ArrayBufferWriter<byte>(8192);
+        var data = new byte[n][];
         var stage = new string[n];
         var tier = new string[n];
         var mqlEnteredAt = new DateTimeOffset?[n];
@@ -180,7 +184,9 @@ public sealed class LeadScoreLiveProjection : IProjection
         for (var i = 0; i < n; i++)
         {
             var view = changed[i];
-            data[i] = serializer.ToJson(view);
+            json.ResetWrittenCount();
+            serializer.WriteTo(json, view);
+            data[i] = json.WrittenSpan.ToArray();
             // Duplicated enum fields are stored by name (the store's EnumStorage.AsString), as Marten's upsert does.
             stage[i] = view.Stage.ToString();
             tier[i] = view.Tier.ToString();
