@@ -22,13 +22,7 @@ public class ApplyBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        (string Type, string? Category)[] kinds =
-        [
-            ("page_viewed", "pricing"), ("page_viewed", "blog"), ("email_opened", null), ("email_clicked", null),
-            ("webinar_attended", null), ("content_downloaded", null), ("page_viewed", "product"), ("form_submitted", "demo_request"),
-        ];
-        _events = [.. Enumerable.Range(0, Batch).Select(i =>
-            new ScoringEvent($"evt-{i}", kinds[i % kinds.Length].Type, Start, kinds[i % kinds.Length].Category, $"activity-{i % 64}"))];
+        _events = BenchmarkEvents.Mixed(Batch, Start);
         _state = LeadScoreState.Create(_model);
         _state.ApplyProfile(new LeadProfile("ana@acme.com", "VP Marketing", 500, "Software", "DE", true), _model);
         for (var i = 0; i < 50; i++) ApplyBatch();
@@ -138,13 +132,7 @@ public class LifecycleBenchmarks
     [GlobalSetup]
     public void Setup()
     {
-        (string Type, string? Category)[] kinds =
-        [
-            ("page_viewed", "pricing"), ("page_viewed", "blog"), ("email_opened", null), ("email_clicked", null),
-            ("webinar_attended", null), ("content_downloaded", null), ("page_viewed", "product"), ("form_submitted", "demo_request"),
-        ];
-        _events = [.. Enumerable.Range(0, Batch).Select(i =>
-            new ScoringEvent($"evt-{i}", kinds[i % kinds.Length].Type, Start, kinds[i % kinds.Length].Category, $"activity-{i % 64}"))];
+        _events = BenchmarkEvents.Mixed(Batch, Start);
         var profile = new LeadProfile("ana@acme.com", "VP Marketing", 500, "Software", "DE", true);
         _lead = Lifecycle.LeadLifecycle.Create(_model);
         Lifecycle.LeadTimeline.Record(_lead, new Lifecycle.ProfileInput("profile-0", Start, profile), _model);
@@ -182,4 +170,17 @@ public class LifecycleBenchmarks
         _next = at.AddMinutes(_events.Length * 30);
         return last;
     }
+}
+
+/// <summary>The events the apply and lifecycle benchmarks feed: eight kinds in turn, 64 activities.</summary>
+internal static class BenchmarkEvents
+{
+    private static readonly (string Type, string? Category)[] Kinds =
+    [
+        ("page_viewed", "pricing"), ("page_viewed", "blog"), ("email_opened", null), ("email_clicked", null),
+        ("webinar_attended", null), ("content_downloaded", null), ("page_viewed", "product"), ("form_submitted", "demo_request"),
+    ];
+
+    public static ScoringEvent[] Mixed(int count, DateTimeOffset at) =>
+        [.. Enumerable.Range(0, count).Select(i => new ScoringEvent($"evt-{i}", Kinds[i % Kinds.Length].Type, at, Kinds[i % Kinds.Length].Category, $"activity-{i % 64}"))];
 }
