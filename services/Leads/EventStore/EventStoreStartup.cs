@@ -49,9 +49,9 @@ internal sealed partial class EventStoreStartup(
     }
 
     /// <summary>
-    /// How the score views' JSON is stored. The live projection rewrites a lead's view for every event it applies, so
-    /// both settings below are on the hot path; Marten has no setting for either and its schema check compares neither,
-    /// so the schema owner sets them here, each once. The stream-ordered rebuild's work table copies both
+    /// How the score views' rows are stored. The live projection rewrites a lead's view for every event it applies, so
+    /// the settings below are on the hot path; Marten has no setting for them and its schema check compares none,
+    /// so the schema owner sets them here, each once. The stream-ordered rebuild's work table copies them
     /// (<c>like … including all</c>). Rows already stored keep their old form until rewritten; every form reads the same.
     /// <list type="bullet">
     /// <item><b>Storage <c>main</c></b>: a view (about 5 KB of JSON, 3.7 KB compressed, at 1M events / 100k leads) stays
@@ -64,31 +64,47 @@ internal sealed partial class EventStoreStartup(
     /// <item><b>Compression lz4</b>: with PostgreSQL's default pglz, compressing took about half of a page's upsert (1,800
     /// views: 703 ms with pglz, 353 ms with lz4, about the same size). Skipped (logged) where the server was built without
     /// lz4.</item>
+    /// <item><b>Storage <c>main</c> for the row's other text columns</b> (the id, Marten's <c>mt_dotnet_type</c>, the
+    /// stage and the tier). A row over about 2 KB (most views past ten events) makes PostgreSQL move its largest
+    /// out-of-line-able value to the TOAST table, even a small one: it was the 45-byte type name, in every such row, and
+    /// every rewrite inserted a TOAST row and its index entry and left a dead one to vacuum (99,531 TOAST rows for 100k
+    /// views at 1M events; docs/benchmarks.md, "Issue 11, tenth session").</item>
     /// </list>
-    /// Either change is postponed to the next start when the table stays locked for 5 s.
+    /// Each change is postponed to the next start when the table stays locked for 5 s.
     /// </summary>
     internal static async Task TuneViewStorageAsync(string connectionString, string schema, ILogger logger, CancellationToken ct)
     {
         await using var connection = new NpgsqlConnection(connectionString);
         await connection.OpenAsync(ct);
-        string storage, compression;
+        string? storage = null, compression = null;
+        var outOfLine = new List<string>();
         await using (var check = new NpgsqlCommand(
-            "select a.attstorage::text, a.attcompression::text from pg_attribute a join pg_class c on c.oid = a.attrelid " +
-            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = @schema and c.relname = @table and a.attname = 'data'", connection))
+            "select a.attname::text, a.attstorage::text, a.attcompression::text from pg_attribute a join pg_class c on c.oid = a.attrelid " +
+            "join pg_namespace n on n.oid = c.relnamespace where n.nspname = @schema and c.relname = @table and a.attnum > 0 and not a.attisdropped", connection))
         {
             check.Parameters.AddWithValue("schema", schema);
             check.Parameters.AddWithValue("table", ReadModel.StreamOrderedRebuild.TableName);
             await using var reader = await check.ExecuteReaderAsync(ct);
-            if (!await reader.ReadAsync(ct)) return; // no such table
-            storage = reader.GetString(0);
-            compression = reader.GetString(1);
+            while (await reader.ReadAsync(ct))
+            {
+                var (column, columnStorage) = (reader.GetString(0), reader.GetString(1));
+                if (column == "data") (storage, compression) = (columnStorage, reader.GetString(2));
+                else if (columnStorage == "x") outOfLine.Add(column);
+            }
         }
 
-        if (storage != "m" && await AlterViewsAsync(connection, schema, "set storage main", logger, ct)) LogViewsInline(logger, schema);
+        if (storage is null) return; // no such table
+        if (storage != "m" && await AlterViewsAsync(connection, schema, "alter column data set storage main", logger, ct)) LogViewsInline(logger, schema);
+        if (outOfLine.Count > 0 &&
+            await AlterViewsAsync(connection, schema, string.Join(", ", outOfLine.Select(c => $"alter column {c} set storage main")), logger, ct))
+        {
+            LogColumnsInline(logger, schema, string.Join(", ", outOfLine));
+        }
+
         if (compression == "l") return;
         try
         {
-            if (await AlterViewsAsync(connection, schema, "set compression lz4", logger, ct)) LogViewsCompressed(logger, schema);
+            if (await AlterViewsAsync(connection, schema, "alter column data set compression lz4", logger, ct)) LogViewsCompressed(logger, schema);
         }
         catch (PostgresException ex) when (ex.SqlState == PostgresErrorCodes.FeatureNotSupported)
         {
@@ -96,7 +112,7 @@ internal sealed partial class EventStoreStartup(
         }
     }
 
-    /// <summary>One catalog-only change to the views' JSON column; false when the table stayed locked for 5 s.</summary>
+    /// <summary>One catalog-only change to the views' table (its columns' storage); false when it stayed locked for 5 s.</summary>
     private static async Task<bool> AlterViewsAsync(NpgsqlConnection connection, string schema, string change, ILogger logger, CancellationToken ct)
     {
         try
@@ -105,7 +121,7 @@ internal sealed partial class EventStoreStartup(
             // transaction, so it does not stay on the pooled connection).
             await using var transaction = await connection.BeginTransactionAsync(ct);
             await using var alter = new NpgsqlCommand(
-                $"set local lock_timeout = '5s'; alter table {schema}.{ReadModel.StreamOrderedRebuild.TableName} alter column data {change}",
+                $"set local lock_timeout = '5s'; alter table {schema}.{ReadModel.StreamOrderedRebuild.TableName} {change}",
                 connection, transaction);
             await alter.ExecuteNonQueryAsync(ct);
             await transaction.CommitAsync(ct);
@@ -145,7 +161,10 @@ internal sealed partial class EventStoreStartup(
     [LoggerMessage(Level = LogLevel.Information, Message = "Score views in schema '{Schema}' are now stored in their rows (storage main), not in the TOAST table")]
     private static partial void LogViewsInline(ILogger logger, string schema);
 
-    [LoggerMessage(Level = LogLevel.Warning, Message = "The score views' column in schema '{Schema}' was not changed ({Change}): the table was busy for 5 s; the next start tries again")]
+    [LoggerMessage(Level = LogLevel.Information, Message = "The score views' columns {Columns} in schema '{Schema}' are now kept in their rows (storage main), not in the TOAST table")]
+    private static partial void LogColumnsInline(ILogger logger, string schema, string columns);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "The score views' table in schema '{Schema}' was not changed ({Change}): the table was busy for 5 s; the next start tries again")]
     private static partial void LogViewStoragePostponed(ILogger logger, string schema, string change, Exception exception);
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Event store schema '{Schema}' is up to date")]
