@@ -65,10 +65,10 @@ internal sealed partial class EventStoreStartup(
     /// views: 703 ms with pglz, 353 ms with lz4, about the same size). Skipped (logged) where the server was built without
     /// lz4.</item>
     /// <item><b>Storage <c>main</c> for the row's other text columns</b> (the id, Marten's <c>mt_dotnet_type</c>, the
-    /// stage and the tier). A row over about 2 KB (most views past ten events) makes PostgreSQL move its largest
-    /// out-of-line-able value to the TOAST table, even a small one: it was the 45-byte type name, in every such row, and
-    /// every rewrite inserted a TOAST row and its index entry and left a dead one to vacuum (99,531 TOAST rows for 100k
-    /// views at 1M events; docs/benchmarks.md, "Issue 11, tenth session").</item>
+    /// stage and the tier). A row over about 2 KB makes PostgreSQL move its largest value that may go out of line to the
+    /// TOAST table, however small, and it weighs the row before it compresses <c>data</c>: so nearly every view had its
+    /// 45-byte type name in the TOAST table (99,531 of 100,058 at 1M events), and every rewrite inserted a TOAST row and
+    /// its index entry and left a dead one to vacuum (docs/benchmarks.md, "Issue 11, tenth session").</item>
     /// </list>
     /// Each change is postponed to the next start when the table stays locked for 5 s.
     /// </summary>
@@ -95,8 +95,8 @@ internal sealed partial class EventStoreStartup(
 
         if (storage is null) return; // no such table
         if (storage != "m" && await AlterViewsAsync(connection, schema, "alter column data set storage main", logger, ct)) LogViewsInline(logger, schema);
-        if (outOfLine.Count > 0 &&
-            await AlterViewsAsync(connection, schema, string.Join(", ", outOfLine.Select(c => $"alter column {c} set storage main")), logger, ct))
+        var inline = string.Join(", ", outOfLine.Select(c => $"alter column \"{c.Replace("\"", "\"\"", StringComparison.Ordinal)}\" set storage main"));
+        if (outOfLine.Count > 0 && await AlterViewsAsync(connection, schema, inline, logger, ct))
         {
             LogColumnsInline(logger, schema, string.Join(", ", outOfLine));
         }

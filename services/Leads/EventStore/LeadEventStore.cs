@@ -115,8 +115,9 @@ public static class LeadEventStore
                 o.BatchSize = LiveBatchSize;
                 // One range loaded at a time: each page takes everything since the last one (up to a batch). With the
                 // default the shard queues a range per step of the high-water mark, so after any slow spell it works
-                // through a queue of small pages at the arrival rate and its lag never clears (a 35-s stretch at over
-                // 3 s during a vacuum of the views, none with this; docs/benchmarks.md, "Issue 11, tenth session").
+                // through a queue of small pages, and its lag clears only as fast as they outrun the arrivals (a 35-s
+                // stretch at over 3 s during a vacuum of the views, none with this; docs/benchmarks.md, "Issue 11, tenth
+                // session").
                 o.MaximumHopperSize = 1;
                 o.DeleteViewTypeOnTeardown<LeadScoreView>();
             });
