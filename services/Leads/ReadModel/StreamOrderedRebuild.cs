@@ -33,7 +33,7 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
     /// so a new duplicated field cannot be silently left empty.
     /// </summary>
     private static readonly string[] Columns =
-        ["id", "data", "mt_last_modified", "mt_dotnet_type", "mt_version", "stage", "tier", "mql_entered_at", "sla_due_at", "last_sequence"];
+        ["id", "data", "mt_last_modified", "mt_dotnet_type", "mt_version", "stage", "tier", "mql_entered_at", "sla_due_at"];
 
     /// <summary>Test hook: runs once while the COPY into the work table is open (after its first document).</summary>
     public Func<Task>? WhileCopying { get; init; }
@@ -76,8 +76,13 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
             ceiling = daemon.HighWaterMark();
         }
 
-        // Without INDEXES: the primary key and indexes are built once after the COPY, under temporary names.
-        await ExecuteAsync(control, $"create table {schema}.{WorkTableName} (like {schema}.{TableName} including all excluding indexes)", cancellationToken);
+        // Without INDEXES: the primary key and indexes are built once after the COPY, under temporary names. LIKE copies
+        // the columns' storage but not the table's own settings (the fillfactor, LeadEventStore.ViewFillFactor): those
+        // are copied from the catalog, so the COPY already leaves each page's room for updates.
+        var settings = await ScalarAsync<object>(control, "select reloptions from pg_class where oid = @table::regclass", cancellationToken,
+            ("table", $"{schema}.{TableName}")) as string[];
+        var with = settings is { Length: > 0 } ? $" with ({string.Join(", ", settings)})" : "";
+        await ExecuteAsync(control, $"create table {schema}.{WorkTableName} (like {schema}.{TableName} including all excluding indexes){with}", cancellationToken);
         var prepared = watch.Elapsed;
         var (events, documents) = await FoldAndCopyAsync(builder.ConnectionString, ceiling, cancellationToken);
         var copied = watch.Elapsed;
@@ -175,7 +180,6 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
                 await copy.WriteAsync(v.Tier.ToString(), NpgsqlDbType.Varchar, cancellationToken);
                 await WriteNullableAsync(copy, v.MqlEnteredAt, cancellationToken);
                 await WriteNullableAsync(copy, v.SlaDueAt, cancellationToken);
-                await copy.WriteAsync(v.LastSequence, NpgsqlDbType.Bigint, cancellationToken);
                 documents++;
             }
         }
