@@ -238,8 +238,36 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
 
     public Task<long> HighWaterAsync() => ScalarAsync($"select coalesce(max(seq_id), 0) from {schema}.mt_events");
 
+    /// <summary>
+    /// The score views' table as PostgreSQL's statistics count it so far: row updates, of which HOT (no new index entries),
+    /// autovacuum passes, and its heap's size. The counters lag the writers' commits by a few seconds.
+    /// </summary>
+    public async Task<ViewTableStats> ViewTableStatsAsync()
+    {
+        var table = $"schemaname = '{schema}' and relname = 'mt_doc_leadscoreview'";
+        return new ViewTableStats(
+            await ScalarAsync($"select coalesce(sum(n_tup_upd), 0) from pg_stat_user_tables where {table}"),
+            await ScalarAsync($"select coalesce(sum(n_tup_hot_upd), 0) from pg_stat_user_tables where {table}"),
+            await ScalarAsync($"select coalesce(sum(autovacuum_count), 0) from pg_stat_user_tables where {table}"),
+            await ScalarAsync($"select pg_relation_size('{schema}.mt_doc_leadscoreview')"));
+    }
+
     public async ValueTask DisposeAsync()
     {
         foreach (var name in _running.Keys.ToList()) await StopAsync(name);
+    }
+}
+
+/// <summary>The score views' table's statistics at one moment (see <see cref="Platform.ViewTableStatsAsync"/>).</summary>
+internal sealed record ViewTableStats(long Updates, long HotUpdates, long Autovacuums, long HeapBytes)
+{
+    /// <summary>What changed since <paramref name="before"/>, and the heap's size then and now.</summary>
+    public string Since(ViewTableStats before)
+    {
+        var updates = Updates - before.Updates;
+        var hot = HotUpdates - before.HotUpdates;
+        return string.Create(System.Globalization.CultureInfo.InvariantCulture,
+            $"{updates:N0} updates, {hot:N0} HOT ({(updates > 0 ? 100.0 * hot / updates : 0):0.#} %), {Autovacuums - before.Autovacuums} autovacuum passes, " +
+            $"heap {before.HeapBytes / 1048576.0:N0} → {HeapBytes / 1048576.0:N0} MB");
     }
 }

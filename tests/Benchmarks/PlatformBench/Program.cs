@@ -100,6 +100,7 @@ if (ArgText("--soak-only", "") is { Length: > 0 } soakSchema)
     // The Api follows every changed view through its feed during the full run's soak, so it runs here too.
     await soakPlatform.StartAsync("Api");
     var soakCpuBefore = soakPlatform.CpuSeconds();
+    var soakViewsBefore = await soakPlatform.ViewTableStatsAsync();
     var soakWatch = Stopwatch.StartNew();
     var soakStarted = DateTime.UtcNow;
     var soaked = await Soak.RunAsync(soakPlatform, topic, runId, leads, 1_000, TimeSpan.FromSeconds(Arg("--soak-seconds", 60)));
@@ -107,6 +108,7 @@ if (ArgText("--soak-only", "") is { Length: > 0 } soakSchema)
     Console.WriteLine($"soak on {soakSchema}: {soaked.Produced:N0} events in {soaked.Duration.TotalSeconds:0}s; gap p50 / p99 / max " +
                       $"{Report.Percentile(soaked.GapSeconds, 0.5) * 1000:N0} / {Report.Percentile(soaked.GapSeconds, 0.99) * 1000:N0} / {soaked.GapSeconds.LastOrDefault() * 1000:N0} ms; " +
                       $"pauses {soaked.PauseEpisodes}; CPU {soakPlatform.CpuShares(soakCpuBefore, soakWatch.Elapsed)}");
+    Console.WriteLine($"soak: score views: {(await soakPlatform.ViewTableStatsAsync()).Since(soakViewsBefore)}");
     return 0;
 }
 
@@ -278,6 +280,7 @@ if (Arg("--soak-seconds", 0) is var soakSeconds and > 0)
     var gapSkipsBefore = platform.CountLogLines("Projections", GapSkip);
     var sequenceBefore = await platform.HighWaterAsync();
     var cpuBefore = platform.CpuSeconds();
+    var viewsBefore = await platform.ViewTableStatsAsync();
     var soakStarted = DateTime.UtcNow;
     var soak = await Soak.RunAsync(platform, topic, runId, leads, 1_000, TimeSpan.FromSeconds(soakSeconds));
     Soak.Describe(soak, runId, soakStarted);
@@ -296,6 +299,7 @@ if (Arg("--soak-seconds", 0) is var soakSeconds and > 0)
         $"{Report.Ms(Report.Percentile(soak.HighWaterGapSeconds, 0.5) * 1000)} / {Report.Ms(Report.Percentile(soak.HighWaterGapSeconds, 0.99) * 1000)} / {Report.Ms(soak.HighWaterGapSeconds.LastOrDefault() * 1000)}",
         "", "", "", $"(information; {burnt} sequence numbers missing (rolled back or in flight), {gapSkips} gap skips logged)");
     report.Add("  CPU during the soak, cores used by each process (2 on this machine)", cpuShares, "", "", "", "(information)");
+    report.Add("  the score views' table during the soak", (await platform.ViewTableStatsAsync()).Since(viewsBefore), "", "", "", "(information)");
 }
 
 // 6c. The client's share of a live page: the JSON of as many views as a full page touches, parsed and written back.
