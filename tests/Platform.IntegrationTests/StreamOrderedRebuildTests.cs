@@ -1,7 +1,6 @@
 using Marten;
 using Npgsql;
 using ScoringPlatform.Leads;
-using ScoringPlatform.Leads.EventStore;
 using ScoringPlatform.Leads.ReadModel;
 using ScoringPlatform.Scoring.Lifecycle;
 using ScoringPlatform.TestSupport;
@@ -40,8 +39,9 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
         await ScoringPlatform.Leads.EventStore.EventStoreStartup.TuneViewStorageAsync(
             TestEnvironment.PostgresConnectionString, Schema, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, CancellationToken.None);
         (await ViewStorageAsync()).Should().Be("m/l");
-        // What the rebuild must restore itself: the schedule and the progression.
+        // What the rebuild must restore itself: the schedule and the progression. And keep: settings an operator gave the table.
         await ExecuteAsync($"delete from {Schema}.lifecycle_schedule; update {Schema}.mt_event_progression set last_seq_id = 0 where name = 'LeadScore:All'");
+        await ExecuteAsync($"alter table {Schema}.mt_doc_leadscoreview set (autovacuum_vacuum_scale_factor = 0.05, fillfactor = 90)");
 
         var readDuringCopy = 0L;
         var rebuild = new StreamOrderedRebuild(Store, _fixture.Model, Schema, TestEnvironment.PostgresConnectionString)
@@ -75,7 +75,7 @@ public sealed class StreamOrderedRebuildTests : IAsyncLifetime
         await Store.Storage.Database.AssertDatabaseMatchesConfigurationAsync();
         (await ViewStorageAsync()).Should().Be("m/l", "the work table is created like the live one, its column's storage and compression included");
         (await ScalarAsync<string[]>($"select reloptions from pg_class where oid = '{Schema}.mt_doc_leadscoreview'::regclass"))
-            .Should().Contain($"fillfactor={LeadEventStore.ViewFillFactor}", "LIKE does not copy a table's settings: the rebuild copies them itself");
+            .Should().BeEquivalentTo(["autovacuum_vacuum_scale_factor=0.05", "fillfactor=90"], "LIKE does not copy a table's settings: the rebuild copies them itself");
         (await ScalarAsync<long>($"select count(*) from {Schema}.mt_doc_leadscoreview where pg_column_compression(data) = 'pglz'"))
             .Should().Be(0, "the rebuild wrote every view again, compressed with lz4");
         (await ScalarAsync<long>($"select count(*) from {Schema}.mt_doc_leadscoreview where pg_column_compression(data) = 'lz4'")).Should().BePositive();

@@ -77,7 +77,6 @@ public sealed class ViewStorageTests : IAsyncLifetime
     {
         (await StorageAsync()).Should().NotContain(c => c.StartsWith("last_sequence ", StringComparison.Ordinal),
             "every rewrite changed it: indexed, no rewrite could be HOT");
-        (await SettingsAsync()).Should().Contain($"fillfactor={LeadEventStore.ViewFillFactor}");
 
         // One lead, three pages of blog views (a cold lead: stage, tier, MQL entry and SLA deadline stay as they are), so
         // the second and third pages rewrite the view with only unindexed columns changed.
@@ -108,12 +107,11 @@ public sealed class ViewStorageTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task Given_a_views_table_from_before_When_the_owner_starts_Then_its_last_sequence_column_and_index_go_and_its_fillfactor_is_set()
+    public async Task Given_a_views_table_from_before_When_the_owner_starts_Then_its_last_sequence_column_and_index_go()
     {
-        // The table as an earlier version left it: last_sequence duplicated and indexed (Marten's name), the default fillfactor.
+        // The table as an earlier version left it: last_sequence duplicated and indexed (Marten's name for the index).
         await TestSql.ExecuteAsync($"alter table {_schema}.mt_doc_leadscoreview add column last_sequence bigint; " +
-                                   $"create index mt_doc_leadscoreview_idx_last_sequence on {_schema}.mt_doc_leadscoreview (last_sequence); " +
-                                   $"alter table {_schema}.mt_doc_leadscoreview reset (fillfactor)");
+                                   $"create index mt_doc_leadscoreview_idx_last_sequence on {_schema}.mt_doc_leadscoreview (last_sequence)");
         (await IndexedColumnsAsync()).Should().Contain("last_sequence");
 
         // What the schema owner's start does: Marten's migration, then EventStoreStartup's tuning.
@@ -129,7 +127,6 @@ public sealed class ViewStorageTests : IAsyncLifetime
 
         (await IndexedColumnsAsync()).Should().NotContain("last_sequence");
         (await StorageAsync()).Should().NotContain(c => c.StartsWith("last_sequence ", StringComparison.Ordinal));
-        (await SettingsAsync()).Should().Contain($"fillfactor={LeadEventStore.ViewFillFactor}");
         await next.Storage.Database.AssertDatabaseMatchesConfigurationAsync();
     }
 
@@ -137,10 +134,6 @@ public sealed class ViewStorageTests : IAsyncLifetime
     private Task<List<string>> IndexedColumnsAsync() => TestSql.RowsAsync(
         "select string_agg(a.attname::text, ',') from pg_index x join pg_attribute a on a.attrelid = x.indrelid and a.attnum = any(x.indkey) " +
         $"where x.indrelid = '{_schema}.mt_doc_leadscoreview'::regclass group by x.indexrelid");
-
-    /// <summary>The views' table's storage parameters (pg_class.reloptions).</summary>
-    private Task<List<string>> SettingsAsync() => TestSql.RowsAsync(
-        $"select unnest(reloptions) from pg_class where oid = '{_schema}.mt_doc_leadscoreview'::regclass");
 
     /// <summary>Each column of the views' table as "name storage" (x: extended, m: main, p: plain).</summary>
     private Task<List<string>> StorageAsync() => TestSql.RowsAsync(

@@ -71,7 +71,7 @@ internal sealed partial class EventStoreStartup(
     /// its index entry and left a dead one to vacuum (docs/benchmarks.md, "Issue 11, tenth session").</item>
     /// <item><b>No <c>last_sequence</c> column</b> (<see cref="RetiredColumn"/>): dropped where an earlier version left it.</item>
     /// </list>
-    /// The fillfactor is Marten's to set (LeadEventStore.ViewFillFactor). Each change is postponed to the next start when the table stays locked for 5 s.
+    /// Each change is postponed to the next start when the table stays locked for 5 s.
     /// </summary>
     internal static async Task TuneViewStorageAsync(string connectionString, string schema, ILogger logger, CancellationToken ct)
     {

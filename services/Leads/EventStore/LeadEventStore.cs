@@ -145,20 +145,11 @@ public static class LeadEventStore
             .Duplicate(x => x.Stage)
             .Duplicate(x => x.Tier)
             .Duplicate(x => x.MqlEnteredAt!, "timestamptz")
-            .Duplicate(x => x.SlaDueAt!, "timestamptz")
-            // Room on each page for a view's next version: with no indexed column changed, PostgreSQL then rewrites the
-            // row on its own page without new index entries (a HOT update; see ViewFillFactor). LastSequence is not
-            // duplicated (it was until the eleventh session on issue 11): every rewrite changes it, and its index kept
-            // every rewrite from being HOT (0 of 101,296 in a soak at 1M events). The schema owner drops the old
-            // column (EventStoreStartup); the Api's change feed follows the projection's progression (VerdictFeed).
-            .FillFactor(ViewFillFactor);
+            .Duplicate(x => x.SlaDueAt!, "timestamptz");
+        // LastSequence is not duplicated (it was until the eleventh session on issue 11): every rewrite changes it, and its
+        // index kept every rewrite from being a HOT update (0 of 101,296 in a soak at 1M events). The schema owner drops
+        // the old column (EventStoreStartup); the Api's change feed follows the projection's progression (VerdictFeed).
+        // The table keeps PostgreSQL's default fillfactor: at 70 the 30-minute soak left it at 1.55 GB against 1 GB at
+        // 100, once views outgrew a third of a page (docs/benchmarks.md, "Issue 11, eleventh session").
     }
-
-    /// <summary>
-    /// The score views' fillfactor: 30 % of each page left free when rows are written, so an update finds room on the
-    /// row's own page. In a pgbench replay of 100k views at 1M events (ten updates per transaction, two clients) 86–97 %
-    /// of updates were then HOT, with 6–27 % more updates a second and 37 % less WAL per update than at 100 with the
-    /// index (docs/benchmarks.md, "Issue 11, tenth session").
-    /// </summary>
-    public const int ViewFillFactor = 70;
 }

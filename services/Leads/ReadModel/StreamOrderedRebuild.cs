@@ -77,8 +77,8 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
         }
 
         // Without INDEXES: the primary key and indexes are built once after the COPY, under temporary names. LIKE copies
-        // the columns' storage but not the table's own settings (the fillfactor, LeadEventStore.ViewFillFactor): those
-        // are copied from the catalog, so the COPY already leaves each page's room for updates.
+        // the columns' storage but not the table's own settings (a fillfactor or autovacuum settings an operator set):
+        // those are copied from the catalog, so the swap keeps them.
         var settings = await ScalarAsync<object>(control, "select reloptions from pg_class where oid = @table::regclass", cancellationToken,
             ("table", $"{schema}.{TableName}")) as string[];
         var with = settings is { Length: > 0 } ? $" with ({string.Join(", ", settings)})" : "";
