@@ -95,7 +95,7 @@ public sealed class VerdictCacheFixture : IAsyncLifetime
         await Eventually.Get<object>(async () =>
                 await ScalarAsync("select coalesce(max(last_seq_id), 0) from {schema}.mt_event_progression where name = 'LeadScore:All'") >= events ? "" : null,
             _ => true, TimeSpan.FromSeconds(60), $"the projection at sequence {events}");
-        var newest = await ScalarAsync("select coalesce(max((data ->> 'LastSequence')::bigint), 0) from {schema}.mt_doc_leadscoreview");
+        var newest = await ScalarAsync("select coalesce(max(last_sequence), 0) from {schema}.mt_doc_leadscoreview");
         await Eventually.Get<object>(() => Task.FromResult<object?>(Cached.Memory.Position >= newest && Cached.Memory.Loaded ? "" : null),
             _ => true, TimeSpan.FromSeconds(60), $"memory at sequence {newest} (at {Cached.Memory.Position})");
     }

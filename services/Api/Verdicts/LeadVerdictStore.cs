@@ -51,7 +51,7 @@ public sealed class LeadVerdictStore
         PlatformTelemetry.Meter.CreateObservableGauge("scoring.api.verdict_cache.entries", () => (long)_entries.Count, "{lead}",
             "Leads whose verdicts the Api answers from memory");
         PlatformTelemetry.Meter.CreateObservableGauge("scoring.api.verdict_cache.position", () => Interlocked.Read(ref _position), "{sequence}",
-            "The projection progression (event sequence) up to which the Api has read the score views");
+            "The highest score view sequence (last_sequence) the Api has read");
         PlatformTelemetry.Meter.CreateObservableGauge("scoring.api.verdict_cache.age", () => Age.TotalSeconds, "s",
             "Time since the Api last read the score views' change feed");
         PlatformTelemetry.Meter.CreateObservableCounter("scoring.api.verdict_cache.answers", () => new[]

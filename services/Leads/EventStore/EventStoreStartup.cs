@@ -69,7 +69,6 @@ internal sealed partial class EventStoreStartup(
     /// TOAST table, however small, and it weighs the row before it compresses <c>data</c>: so nearly every view had its
     /// 45-byte type name in the TOAST table (99,531 of 100,058 at 1M events), and every rewrite inserted a TOAST row and
     /// its index entry and left a dead one to vacuum (docs/benchmarks.md, "Issue 11, tenth session").</item>
-    /// <item><b>No <c>last_sequence</c> column</b> (<see cref="RetiredColumn"/>): dropped where an earlier version left it.</item>
     /// </list>
     /// Each change is postponed to the next start when the table stays locked for 5 s.
     /// </summary>
@@ -79,7 +78,6 @@ internal sealed partial class EventStoreStartup(
         await connection.OpenAsync(ct);
         string? storage = null, compression = null;
         var outOfLine = new List<string>();
-        var retired = false;
         await using (var check = new NpgsqlCommand(
             "select a.attname::text, a.attstorage::text, a.attcompression::text from pg_attribute a join pg_class c on c.oid = a.attrelid " +
             "join pg_namespace n on n.oid = c.relnamespace where n.nspname = @schema and c.relname = @table and a.attnum > 0 and not a.attisdropped", connection))
@@ -91,13 +89,11 @@ internal sealed partial class EventStoreStartup(
             {
                 var (column, columnStorage) = (reader.GetString(0), reader.GetString(1));
                 if (column == "data") (storage, compression) = (columnStorage, reader.GetString(2));
-                else if (column == RetiredColumn) retired = true;
                 else if (columnStorage == "x") outOfLine.Add(column);
             }
         }
 
         if (storage is null) return; // no such table
-        if (retired && await AlterViewsAsync(connection, schema, $"drop column if exists {RetiredColumn}", logger, ct)) LogColumnDropped(logger, schema, RetiredColumn);
         if (storage != "m" && await AlterViewsAsync(connection, schema, "alter column data set storage main", logger, ct)) LogViewsInline(logger, schema);
         var inline = string.Join(", ", outOfLine.Select(c => $"alter column \"{c.Replace("\"", "\"\"", StringComparison.Ordinal)}\" set storage main"));
         if (outOfLine.Count > 0 && await AlterViewsAsync(connection, schema, inline, logger, ct))
@@ -115,13 +111,6 @@ internal sealed partial class EventStoreStartup(
             LogLz4Unavailable(logger, schema, ex);
         }
     }
-
-    /// <summary>
-    /// The views' <c>last_sequence</c> column, kept until the eleventh session on issue 11 as the Api's change feed and
-    /// indexed: every rewrite changed it, so no rewrite could be a HOT update. Marten no longer maps it; dropping it (a
-    /// catalog-only change) also drops its index.
-    /// </summary>
-    private const string RetiredColumn = "last_sequence";
 
     /// <summary>One catalog-only change to the views' table (its columns' storage); false when it stayed locked for 5 s.</summary>
     private static async Task<bool> AlterViewsAsync(NpgsqlConnection connection, string schema, string change, ILogger logger, CancellationToken ct)
@@ -174,9 +163,6 @@ internal sealed partial class EventStoreStartup(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "The score views' columns {Columns} in schema '{Schema}' are now kept in their rows (storage main), not in the TOAST table")]
     private static partial void LogColumnsInline(ILogger logger, string schema, string columns);
-
-    [LoggerMessage(Level = LogLevel.Information, Message = "The score views' column {Column} in schema '{Schema}' is dropped (no longer used; its index kept updates from being HOT)")]
-    private static partial void LogColumnDropped(ILogger logger, string schema, string column);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "The score views' table in schema '{Schema}' was not changed ({Change}): the table was busy for 5 s; the next start tries again")]
     private static partial void LogViewStoragePostponed(ILogger logger, string schema, string change, Exception exception);

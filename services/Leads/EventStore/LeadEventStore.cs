@@ -145,11 +145,8 @@ public static class LeadEventStore
             .Duplicate(x => x.Stage)
             .Duplicate(x => x.Tier)
             .Duplicate(x => x.MqlEnteredAt!, "timestamptz")
-            .Duplicate(x => x.SlaDueAt!, "timestamptz");
-        // LastSequence is not duplicated (it was until the eleventh session on issue 11): every rewrite changes it, and its
-        // index kept every rewrite from being a HOT update (0 of 101,296 in a soak at 1M events). The schema owner drops
-        // the old column (EventStoreStartup); the Api's change feed follows the projection's progression (VerdictFeed).
-        // The table keeps PostgreSQL's default fillfactor: at 70 the 30-minute soak left it at 1.55 GB against 1 GB at
-        // 100, once views outgrew a third of a page (docs/benchmarks.md, "Issue 11, eleventh session").
+            .Duplicate(x => x.SlaDueAt!, "timestamptz")
+            // The change feed readers follow (see LeadScoreView.LastSequence).
+            .Duplicate(x => x.LastSequence);
     }
 }

@@ -54,13 +54,13 @@ public sealed class LeadScoreLiveProjection : IProjection
         // (the stream version of the last event applied) and mt_last_modified = transaction_timestamp(), in insert and
         // update alike; an existing row is only replaced by a higher revision.
         var upsert = (string wake) =>
-            $"insert into {table} as d (data, mt_dotnet_type, stage, tier, mql_entered_at, sla_due_at, id, mt_version, mt_last_modified) " +
-            "select convert_from(r.data, 'UTF8')::jsonb, ?, r.stage, r.tier, r.mql_entered_at, r.sla_due_at, r.id, r.version, transaction_timestamp() " +
-            "from unnest(?::bytea[], ?::varchar[], ?::varchar[], ?::timestamptz[], ?::timestamptz[], ?::varchar[], ?::bigint[]) " +
-            "as r(data, stage, tier, mql_entered_at, sla_due_at, id, version) " + wake +
+            $"insert into {table} as d (data, mt_dotnet_type, stage, tier, mql_entered_at, sla_due_at, last_sequence, id, mt_version, mt_last_modified) " +
+            "select convert_from(r.data, 'UTF8')::jsonb, ?, r.stage, r.tier, r.mql_entered_at, r.sla_due_at, r.last_sequence, r.id, r.version, transaction_timestamp() " +
+            "from unnest(?::bytea[], ?::varchar[], ?::varchar[], ?::timestamptz[], ?::timestamptz[], ?::bigint[], ?::varchar[], ?::bigint[]) " +
+            "as r(data, stage, tier, mql_entered_at, sla_due_at, last_sequence, id, version) " + wake +
             "on conflict (id) do update set data = excluded.data, mt_dotnet_type = excluded.mt_dotnet_type, stage = excluded.stage, " +
             "tier = excluded.tier, mql_entered_at = excluded.mql_entered_at, sla_due_at = excluded.sla_due_at, " +
-            "mt_version = excluded.mt_version, mt_last_modified = excluded.mt_last_modified " +
+            "last_sequence = excluded.last_sequence, mt_version = excluded.mt_version, mt_last_modified = excluded.mt_last_modified " +
             "where d.mt_version < excluded.mt_version";
         _upsertDocuments = upsert("");
         // The change feed's NOTIFY folded into the statement (PostgreSQL delivers it at commit): every statement of the
@@ -178,6 +178,7 @@ public sealed class LeadScoreLiveProjection : IProjection
         var tier = new string[n];
         var mqlEnteredAt = new DateTimeOffset?[n];
         var slaDueAt = new DateTimeOffset?[n];
+        var lastSequence = new long[n];
         var id = new string[n];
         var version = new long[n];
         for (var i = 0; i < n; i++)
@@ -191,12 +192,13 @@ public sealed class LeadScoreLiveProjection : IProjection
             tier[i] = view.Tier.ToString();
             mqlEnteredAt[i] = view.MqlEnteredAt;
             slaDueAt[i] = view.SlaDueAt;
+            lastSequence[i] = view.LastSequence;
             id[i] = view.Id;
             version[i] = view.StreamVersion;
         }
 
         operations.QueueSqlCommand(notify ? _upsertDocumentsAndNotify : _upsertDocuments,
-            typeof(LeadScoreView).FullName!, data, stage, tier, mqlEnteredAt, slaDueAt, id, version);
+            typeof(LeadScoreView).FullName!, data, stage, tier, mqlEnteredAt, slaDueAt, lastSequence, id, version);
     }
 
     private void QueueSideEffects(IDocumentOperations operations, List<LeadScoreView> changed)

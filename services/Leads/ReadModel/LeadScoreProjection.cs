@@ -27,8 +27,8 @@ public sealed class LeadScoreProjection : SingleStreamProjection<LeadScoreView, 
 
     /// <summary>
     /// NOTIFY channel the projection signals when score views change (delivered at commit; payload empty), and with
-    /// payload <c>reset</c> after a rebuild rewrote them all. Readers then read the views of the streams with events between
-    /// the progression they last read and the current one, or everything after a reset.
+    /// payload <c>reset</c> after a rebuild rewrote them all. Readers then read rows above the last
+    /// <see cref="LeadScoreView.LastSequence"/> they saw, or everything after a reset.
     /// </summary>
     public static string ChangesChannel(string schema) => $"{schema}_lead_views";
 

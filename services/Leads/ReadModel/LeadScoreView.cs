@@ -35,9 +35,10 @@ public sealed class LeadScoreView
     public long StreamVersion { get; set; }
 
     /// <summary>
-    /// The event store sequence of the last event this document applied (0: not written by the projection). Kept in the
-    /// document only: a column of its own changed with every rewrite, and indexed it kept every rewrite from being a
-    /// HOT update (LeadEventStore). Readers of changes follow the projection's progression (the Api's VerdictFeed).
+    /// The event store sequence of the last event this document applied: the read model's change feed. The projection
+    /// writes pages in sequence order, one at a time, so a reader that keeps the highest value it has seen finds every
+    /// later change with <c>last_sequence &gt; seen</c> (a rebuild rewrites from the start: readers start over on
+    /// <see cref="LeadScoreProjection.ChangesChannel"/>'s <c>reset</c>).
     /// </summary>
     public long LastSequence { get; set; }
 

@@ -33,7 +33,7 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
     /// so a new duplicated field cannot be silently left empty.
     /// </summary>
     private static readonly string[] Columns =
-        ["id", "data", "mt_last_modified", "mt_dotnet_type", "mt_version", "stage", "tier", "mql_entered_at", "sla_due_at"];
+        ["id", "data", "mt_last_modified", "mt_dotnet_type", "mt_version", "stage", "tier", "mql_entered_at", "sla_due_at", "last_sequence"];
 
     /// <summary>Test hook: runs once while the COPY into the work table is open (after its first document).</summary>
     public Func<Task>? WhileCopying { get; init; }
@@ -180,6 +180,7 @@ public sealed class StreamOrderedRebuild(IDocumentStore store, ScoringModel mode
                 await copy.WriteAsync(v.Tier.ToString(), NpgsqlDbType.Varchar, cancellationToken);
                 await WriteNullableAsync(copy, v.MqlEnteredAt, cancellationToken);
                 await WriteNullableAsync(copy, v.SlaDueAt, cancellationToken);
+                await copy.WriteAsync(v.LastSequence, NpgsqlDbType.Bigint, cancellationToken);
                 documents++;
             }
         }
