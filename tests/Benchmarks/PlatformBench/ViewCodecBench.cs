@@ -30,7 +30,7 @@ internal static class ViewCodecBench
         await using (var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString))
         {
             await connection.OpenAsync();
-            await using var command = new NpgsqlCommand($"select data::text from {schema}.mt_doc_leadscoreview order by mt_last_modified desc limit {views}", connection);
+            await using var command = new NpgsqlCommand($"select data::text from {schema}.mt_doc_leadscoreview order by last_sequence desc limit {views}", connection);
             await using var reader = await command.ExecuteReaderAsync();
             while (await reader.ReadAsync()) texts.Add(Encoding.UTF8.GetBytes(reader.GetString(0)));
         }
