@@ -7,7 +7,8 @@
 # services were just started, and their first seconds are measured apart).
 # A full run drops its schema at the end (BENCH_KEEP_SCHEMA=1 keeps it, for PlatformBench's --catch-up-only, --soak-only
 # and --rebuild-only); BENCH_ARGS=--ingest-only stops after the ingest and keeps it.
-export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/bench}"
+# Its own run directory (SCORING_BENCH_RUN_DIR, default .run/bench), never an inherited SCORING_RUN_DIR (a `make run`'s).
+export SCORING_RUN_DIR="${SCORING_BENCH_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/bench}"
 export SCORING_PG_PORT="${SCORING_BENCH_PG_PORT:-55435}"
 export SCORING_KAFKA_TOPICS="engagement-events:6,engagement-events-dlq:3,lead-lifecycle:6,bench-engagement:6"
 # The dev broker deletes what Ingestion's group (bench-ingestion, see PlatformBench's Platform.cs) has committed

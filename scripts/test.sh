@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # `make test`: builds, starts the embedded infrastructure (its own PostgreSQL cluster and dev broker,
 # on a separate run directory and port so a running `make run` is not disturbed), runs every test
-# project (unit, integration, end-to-end) and stops what it started.
-export SCORING_RUN_DIR="${SCORING_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/test}"
+# project (unit, integration, end-to-end) and stops what it started. Its run directory is SCORING_TEST_RUN_DIR
+# (default .run/test), never an inherited SCORING_RUN_DIR: that one may be a running `make run`'s, whose broker this
+# script would stop at the end.
+export SCORING_RUN_DIR="${SCORING_TEST_RUN_DIR:-$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)/.run/test}"
 export SCORING_PG_PORT="${SCORING_TEST_PG_PORT:-55433}"
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
