@@ -93,8 +93,22 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             .Select(kv => $"{kv.Key} {(kv.Value - before[kv.Key]) / elapsed.TotalSeconds:0.00}"));
 
     /// <summary>
+    /// The CPU time each process used since <paramref name="before"/> per item of <paramref name="items"/> (e.g. per event
+    /// ingested), in microseconds; the machine-wide "idle" and "steal" entries are left out (they are not work done).
+    /// </summary>
+    public string CpuPerItem(Dictionary<string, double> before, long items) =>
+        string.Join(", ", CpuSeconds().Where(kv => before.ContainsKey(kv.Key) && kv.Key is not (Idle or Steal))
+            .Select(kv => $"{kv.Key} {(kv.Value - before[kv.Key]) * 1e6 / items:N0} µs"));
+
+    private const string Idle = "idle";
+    private const string Steal = "steal";
+
+    /// <summary>
     /// CPU seconds used so far by each running service, by all PostgreSQL processes together ("postgres"), by the dev
     /// broker ("broker") and by this bench ("bench": producers, samplers): compare two readings to see where a stage's CPU went.
+    /// Two machine-wide entries come with them, from <c>/proc/stat</c>: "idle" (idle and I/O wait, all cores) and "steal"
+    /// (time the hypervisor gave to other guests while this one had work), so a reading shows how much of the two cores
+    /// the run had at all.
     /// </summary>
     public Dictionary<string, double> CpuSeconds()
     {
@@ -111,13 +125,7 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             }
         }
 
-        var postgres = 0.0;
-        foreach (var dir in Directory.EnumerateDirectories("/proc"))
-        {
-            if (ProcCpu(dir, "(postgres") is { } seconds) postgres += seconds;
-        }
-
-        cpu["postgres"] = postgres;
+        cpu["postgres"] = PostgresCpuSeconds();
         // The dev broker (scripts/infra.sh keeps its pid in the run directory), a process of its own.
         if (Environment.GetEnvironmentVariable("SCORING_RUN_DIR") is { } runDir && File.Exists(Path.Combine(runDir, "broker.pid")) &&
             int.TryParse(File.ReadAllText(Path.Combine(runDir, "broker.pid")).Trim(), out var brokerPid) &&
@@ -127,7 +135,42 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         }
 
         cpu["bench"] = System.Diagnostics.Process.GetCurrentProcess().TotalProcessorTime.TotalSeconds;
+        if (MachineCpu() is var (idle, steal))
+        {
+            cpu[Idle] = idle;
+            cpu[Steal] = steal;
+        }
+
         return cpu;
+    }
+
+    /// <summary>Idle (with I/O wait) and steal seconds summed over all cores since boot, from the first line of /proc/stat.</summary>
+    private static (double Idle, double Steal)? MachineCpu()
+    {
+        const double ticksPerSecond = 100.0; // USER_HZ on Linux
+        try
+        {
+            // cpu  user nice system idle iowait irq softirq steal guest guest_nice
+            var fields = File.ReadLines("/proc/stat").First().Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            long Field(int i) => long.Parse(fields[i], System.Globalization.CultureInfo.InvariantCulture);
+            return ((Field(4) + Field(5)) / ticksPerSecond, Field(8) / ticksPerSecond);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or FormatException or IndexOutOfRangeException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>CPU seconds used so far by all PostgreSQL processes (and the backends they have reaped).</summary>
+    public static double PostgresCpuSeconds()
+    {
+        var postgres = 0.0;
+        foreach (var dir in Directory.EnumerateDirectories("/proc"))
+        {
+            if (ProcCpu(dir, "(postgres") is { } seconds) postgres += seconds;
+        }
+
+        return postgres;
     }
 
     /// <summary>
