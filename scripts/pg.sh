@@ -55,8 +55,8 @@ CONF
     # each followed by full-page images in the WAL; lz4 compresses those images. Autovacuum runs of a second or more
     # are logged, to line up with a slow stretch of the projection. shared_buffers (SCORING_PG_SHARED_BUFFERS, 2GB;
     # the value at initdb was 256MB) holds the score views, which every event rewrites: with 256MB the 30-minute soak's
-    # 1 GB of views was read from the OS cache by every autovacuum pass (27-31 s a pass, once a minute), and with 2GB
-    # from shared memory (3-7 s); the projection's worst gap fell from 1.4 to 0.8 s (docs/benchmarks.md, twelfth
+    # 1 GB of views was read from the OS cache by every autovacuum pass (16-41 s a pass, once a minute), and with 2GB
+    # from shared memory (2-10 s); the projection's worst gap fell from 1.4 to 0.8 s (docs/benchmarks.md, twelfth
     # session). PostgreSQL touches the memory only as it fills it.
     as_pg "$bin/pg_ctl" -D "$PG_DIR/data" -l "$PG_DIR/server.log" \
       -o "-p $PG_PORT -c shared_buffers=${SCORING_PG_SHARED_BUFFERS:-2GB} -c max_wal_size=4GB -c checkpoint_timeout=15min -c wal_compression=lz4 -c log_autovacuum_min_duration=1s" -w -t 60 start >/dev/null \

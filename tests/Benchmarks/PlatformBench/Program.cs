@@ -177,10 +177,11 @@ catch (TimeoutException)
 
 await producing;
 
+var ingestPostgresMicros = (Platform.PostgresCpuSeconds() - ingestCpuBefore["postgres"]) * 1e6 / events;
 if (args.Contains("--ingest-only"))
 {
     Console.WriteLine($"ingest: {events / ingestWatch.Elapsed.TotalSeconds:N0}/s; cores: {platform.CpuShares(ingestCpuBefore, ingestWatch.Elapsed)}; " +
-                      $"CPU per event: {platform.CpuPerItem(ingestCpuBefore, events)}");
+                      $"CPU per event: {platform.CpuPerItem(ingestCpuBefore, events)} (postgres {Report.Ratio(ingestPostgresMicros / eventsCopyPostgresMicros)} of its CPU a row in the COPY into mt_events)");
     return 0;
 }
 
@@ -208,7 +209,8 @@ report.Add("Ingest: engagement-events -> event store (idempotent, offsets commit
 report.Add("  CPU during the ingest, cores used by each process and the machine's idle and stolen cores (2 on this machine)", ingestCpu, "", "", "", "(information)");
 // What bounds the ratio to COPY: the pipeline's CPU per event on the shared cores against what PostgreSQL alone spent per
 // row of the COPY into mt_events (one backend, one transaction, a fresh table).
-report.Add("  CPU per event ingested, by process", ingestCpuPerEvent, $"COPY into mt_events: postgres {eventsCopyPostgresMicros:N0} µs a row", "", "", "(information)");
+report.Add("  CPU per event ingested, by process", ingestCpuPerEvent, $"COPY into mt_events: postgres {eventsCopyPostgresMicros:N0} µs a row",
+    $"postgres {Report.Ratio(ingestPostgresMicros / eventsCopyPostgresMicros)} of its CPU a row in the COPY", "", "(information)");
 report.Add("Ingest: committed consumer offsets after the run", committed.ToString("N0", CultureInfo.InvariantCulture), "", "", $"= {events:N0}",
     committed == events ? "MET" : "MISSED");
 
