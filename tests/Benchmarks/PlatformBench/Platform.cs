@@ -87,17 +87,20 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         await File.WriteAllTextAsync(Path.Combine(logs, $"bench-{project}.log"), service.Output);
     }
 
-    /// <summary>The cores each process used since <paramref name="before"/> (a <see cref="CpuSeconds"/> reading) over <paramref name="elapsed"/>.</summary>
-    public string CpuShares(Dictionary<string, double> before, TimeSpan elapsed) =>
-        string.Join(", ", CpuSeconds().Where(kv => before.ContainsKey(kv.Key))
+    /// <summary>
+    /// The cores each process used between <paramref name="before"/> and <paramref name="after"/> (<see cref="CpuSeconds"/>
+    /// readings; <paramref name="after"/> is taken now when not given) over <paramref name="elapsed"/>.
+    /// </summary>
+    public string CpuShares(Dictionary<string, double> before, TimeSpan elapsed, Dictionary<string, double>? after = null) =>
+        string.Join(", ", (after ?? CpuSeconds()).Where(kv => before.ContainsKey(kv.Key))
             .Select(kv => $"{kv.Key} {(kv.Value - before[kv.Key]) / elapsed.TotalSeconds:0.00}"));
 
     /// <summary>
-    /// The CPU time each process used since <paramref name="before"/> per item of <paramref name="items"/> (e.g. per event
-    /// ingested), in microseconds; the machine-wide "idle" and "steal" entries are left out (they are not work done).
+    /// The CPU time each process used between two <see cref="CpuSeconds"/> readings per item of <paramref name="items"/>
+    /// (e.g. per event ingested), in microseconds; the machine-wide "idle" and "steal" entries are left out (they are not work done).
     /// </summary>
-    public string CpuPerItem(Dictionary<string, double> before, long items) =>
-        string.Join(", ", CpuSeconds().Where(kv => before.ContainsKey(kv.Key) && kv.Key is not (Idle or Steal))
+    public static string CpuPerItem(Dictionary<string, double> before, Dictionary<string, double> after, long items) =>
+        string.Join(", ", after.Where(kv => before.ContainsKey(kv.Key) && kv.Key is not (Idle or Steal))
             .Select(kv => $"{kv.Key} {(kv.Value - before[kv.Key]) * 1e6 / items:N0} µs"));
 
     private const string Idle = "idle";

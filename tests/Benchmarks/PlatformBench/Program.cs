@@ -177,18 +177,20 @@ catch (TimeoutException)
 
 await producing;
 
-var ingestPostgresMicros = (Platform.PostgresCpuSeconds() - ingestCpuBefore["postgres"]) * 1e6 / events;
+// One reading at the end of the ingest for its rate and every CPU figure.
+var ingestElapsed = ingestWatch.Elapsed;
+var ingestCpuAfter = platform.CpuSeconds();
+var ingestSeconds = ingestElapsed.TotalSeconds;
+var ingestRate = events / ingestSeconds;
+var ingestCpu = platform.CpuShares(ingestCpuBefore, ingestElapsed, ingestCpuAfter);
+var ingestCpuPerEvent = Platform.CpuPerItem(ingestCpuBefore, ingestCpuAfter, events);
+var ingestPostgresRatio = Report.Ratio((ingestCpuAfter["postgres"] - ingestCpuBefore["postgres"]) * 1e6 / events / eventsCopyPostgresMicros);
 if (args.Contains("--ingest-only"))
 {
-    Console.WriteLine($"ingest: {events / ingestWatch.Elapsed.TotalSeconds:N0}/s; cores: {platform.CpuShares(ingestCpuBefore, ingestWatch.Elapsed)}; " +
-                      $"CPU per event: {platform.CpuPerItem(ingestCpuBefore, events)} (postgres {Report.Ratio(ingestPostgresMicros / eventsCopyPostgresMicros)} of its CPU a row in the COPY into mt_events)");
+    Console.WriteLine($"ingest: {ingestRate:N0}/s; cores: {ingestCpu}; CPU per event: {ingestCpuPerEvent} (postgres {ingestPostgresRatio} of its CPU a row in the COPY into mt_events)");
     return 0;
 }
 
-var ingestSeconds = ingestWatch.Elapsed.TotalSeconds;
-var ingestRate = events / ingestSeconds;
-var ingestCpu = platform.CpuShares(ingestCpuBefore, ingestWatch.Elapsed);
-var ingestCpuPerEvent = platform.CpuPerItem(ingestCpuBefore, events);
 // Offsets are committed after each store commit, asynchronously: on a loaded machine the last commit can trail the
 // count by a moment, so read them until they reach the total or stop moving for 10 s.
 var committed = CommittedOffsets(topic, Platform.IngestionGroup);
@@ -210,7 +212,7 @@ report.Add("  CPU during the ingest, cores used by each process and the machine'
 // What bounds the ratio to COPY: the pipeline's CPU per event on the shared cores against what PostgreSQL alone spent per
 // row of the COPY into mt_events (one backend, one transaction, a fresh table).
 report.Add("  CPU per event ingested, by process", ingestCpuPerEvent, $"COPY into mt_events: postgres {eventsCopyPostgresMicros:N0} µs a row",
-    $"postgres {Report.Ratio(ingestPostgresMicros / eventsCopyPostgresMicros)} of its CPU a row in the COPY", "", "(information)");
+    $"postgres {ingestPostgresRatio} of its CPU a row in the COPY", "", "(information)");
 report.Add("Ingest: committed consumer offsets after the run", committed.ToString("N0", CultureInfo.InvariantCulture), "", "", $"= {events:N0}",
     committed == events ? "MET" : "MISSED");
 
