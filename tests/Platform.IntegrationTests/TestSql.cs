@@ -18,6 +18,15 @@ internal static class TestSql
         return rows;
     }
 
+    /// <summary>A statement run for its effect.</summary>
+    public static async Task ExecuteAsync(string sql)
+    {
+        await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+        await connection.OpenAsync();
+        await using var command = new NpgsqlCommand(sql, connection);
+        await command.ExecuteNonQueryAsync();
+    }
+
     /// <summary>The first column of the first row.</summary>
     public static async Task<T> ScalarAsync<T>(string sql)
     {

@@ -72,6 +72,28 @@ public sealed class ViewStorageTests : IAsyncLifetime
         (await TestSql.ScalarAsync<long>($"select count(*) from {toast}")).Should().Be(0, "nothing of the view's row, old or new, is in the TOAST table");
     }
 
+    [Fact]
+    public async Task Given_a_new_schema_When_the_owner_tunes_it_Then_autovacuum_analyzes_the_views_and_the_outbox_rarely_and_an_operators_value_stays()
+    {
+        (await SettingsAsync("mt_doc_leadscoreview")).Should().BeEmpty("a new table has PostgreSQL's defaults");
+        // An operator's own choice for the outbox, set before the service starts.
+        await TestSql.ExecuteAsync($"alter table {_schema}.lifecycle_outbox set (autovacuum_analyze_scale_factor = 0.5)");
+
+        for (var start = 0; start < 2; start++)
+        {
+            await EventStoreStartup.TuneAnalyzeAsync(TestEnvironment.PostgresConnectionString, _schema, NullLogger.Instance, CancellationToken.None);
+            (await SettingsAsync("mt_doc_leadscoreview")).Should().Equal(["autovacuum_analyze_scale_factor=10"], "start {0}", start + 1);
+            (await SettingsAsync("lifecycle_outbox")).Should().Equal(["autovacuum_analyze_scale_factor=0.5"], "the operator's value stays (start {0})", start + 1);
+        }
+
+        await TestSql.ExecuteAsync($"alter table {_schema}.lifecycle_outbox reset (autovacuum_analyze_scale_factor)");
+        await EventStoreStartup.TuneAnalyzeAsync(TestEnvironment.PostgresConnectionString, _schema, NullLogger.Instance, CancellationToken.None);
+        (await SettingsAsync("lifecycle_outbox")).Should().Equal(["autovacuum_analyze_scale_factor=10"], "with no value of its own the outbox gets the same");
+    }
+
+    private Task<List<string>> SettingsAsync(string table) => TestSql.RowsAsync(
+        $"select unnest(coalesce(reloptions, '{{}}')) from pg_class where oid = '{_schema}.{table}'::regclass");
+
     /// <summary>Each column of the views' table as "name storage" (x: extended, m: main, p: plain).</summary>
     private Task<List<string>> StorageAsync() => TestSql.RowsAsync(
         "select a.attname::text || ' ' || a.attstorage::text from pg_attribute a join pg_class c on c.oid = a.attrelid join pg_namespace n on n.oid = c.relnamespace " +
