@@ -119,8 +119,14 @@ var workload = Workload.Generate(events, leads, runId).ToList();
 var copyRate = await Baselines.BinaryCopyAsync(TestEnvironment.PostgresConnectionString, workload.Take(baselineEvents).ToList());
 var martenRate = await Baselines.MartenAppendAsync(TestEnvironment.PostgresConnectionString, workload.Take(baselineEvents).ToList());
 var (eventsCopyRate, eventsCopyPostgresMicros) = await Baselines.CopyIntoMartenEventsAsync(TestEnvironment.PostgresConnectionString, workload.Take(baselineEvents).ToList());
+// The same COPY cut into the Ingestion service's transactions (its batch size and lanes, as this run configures them).
+var ingestBatch = SettingOf("Ingestion__MaxBatchSize", new ScoringPlatform.Ingestion.Consuming.IngestionOptions().MaxBatchSize);
+var ingestLanes = SettingOf("Ingestion__AppendConcurrency", new ScoringPlatform.Ingestion.Consuming.IngestionOptions().AppendConcurrency);
+var (batchedCopyRate, batchedCopyPostgresMicros) = await Baselines.CopyIntoMartenEventsInBatchesAsync(
+    TestEnvironment.PostgresConnectionString, workload.Take(baselineEvents).ToList(), ingestBatch, Math.Max(1, ingestLanes));
+var batchedCopy = $"COPY into mt_events in the ingest's transactions ({Math.Max(1, ingestLanes)} x ~{ingestBatch / Math.Max(1, ingestLanes):N0} rows, stream rows upserted)";
 Console.WriteLine($"baselines: COPY {copyRate:N0} rows/s, Marten append {martenRate:N0} events/s, COPY into mt_events {eventsCopyRate:N0} rows/s " +
-                  $"(postgres {eventsCopyPostgresMicros:N0} µs of CPU a row)");
+                  $"(postgres {eventsCopyPostgresMicros:N0} µs of CPU a row); {batchedCopy} {batchedCopyRate:N0} rows/s (postgres {batchedCopyPostgresMicros:N0} µs a row)");
 
 await using var platform = new Platform("bench_" + runId, topic);
 using var sampler = new Timer(_ => platform.SampleMemory(), null, TimeSpan.Zero, TimeSpan.FromMilliseconds(500));
@@ -184,10 +190,13 @@ var ingestSeconds = ingestElapsed.TotalSeconds;
 var ingestRate = events / ingestSeconds;
 var ingestCpu = platform.CpuShares(ingestCpuBefore, ingestElapsed, ingestCpuAfter);
 var ingestCpuPerEvent = Platform.CpuPerItem(ingestCpuBefore, ingestCpuAfter, events);
-var ingestPostgresRatio = Report.Ratio((ingestCpuAfter["postgres"] - ingestCpuBefore["postgres"]) * 1e6 / events / eventsCopyPostgresMicros);
+var ingestPostgresMicros = (ingestCpuAfter["postgres"] - ingestCpuBefore["postgres"]) * 1e6 / events;
+var ingestPostgresRatio = Report.Ratio(ingestPostgresMicros / eventsCopyPostgresMicros);
+var batchedCopyComparison = $"{Report.Ratio(ingestRate / batchedCopyRate)} of its rate; postgres {Report.Ratio(ingestPostgresMicros / batchedCopyPostgresMicros)} of its CPU a row";
 if (args.Contains("--ingest-only"))
 {
-    Console.WriteLine($"ingest: {ingestRate:N0}/s; cores: {ingestCpu}; CPU per event: {ingestCpuPerEvent} (postgres {ingestPostgresRatio} of its CPU a row in the COPY into mt_events)");
+    Console.WriteLine($"ingest: {ingestRate:N0}/s ({Report.Ratio(ingestRate / martenRate)} of Marten, {Report.Ratio(ingestRate / eventsCopyRate)} of COPY into mt_events); cores: {ingestCpu}; " +
+                      $"CPU per event: {ingestCpuPerEvent} (postgres {ingestPostgresRatio} of its CPU a row in the COPY into mt_events); beside the {batchedCopy}: {batchedCopyComparison}");
     return 0;
 }
 
@@ -213,6 +222,9 @@ report.Add("  CPU during the ingest, cores used by each process and the machine'
 // row of the COPY into mt_events (one backend, one transaction, a fresh table).
 report.Add("  CPU per event ingested, by process", ingestCpuPerEvent, $"COPY into mt_events: postgres {eventsCopyPostgresMicros:N0} µs a row",
     $"postgres {ingestPostgresRatio} of its CPU a row in the COPY", "", "(information)");
+// The same ingest beside the COPY cut into its own transactions: what is left is the idempotent append's own work.
+report.Add("  Ingest beside COPY into mt_events in its transactions", Report.Rate(ingestRate), $"{batchedCopy}: {Report.Rate(batchedCopyRate)}, postgres {batchedCopyPostgresMicros:N0} µs a row",
+    batchedCopyComparison, "", "(information)");
 report.Add("Ingest: committed consumer offsets after the run", committed.ToString("N0", CultureInfo.InvariantCulture), "", "", $"= {events:N0}",
     committed == events ? "MET" : "MISSED");
 
@@ -578,3 +590,7 @@ int Arg(string name, int fallback) =>
 
 string ArgText(string name, string fallback) =>
     Array.IndexOf(args, name) is var i and >= 0 && i + 1 < args.Length ? args[i + 1] : fallback;
+
+// A service setting as this run passes it (BENCH_SVC_<Setting>, see Platform), else the service's default.
+static int SettingOf(string setting, int serviceDefault) =>
+    int.TryParse(Environment.GetEnvironmentVariable("BENCH_SVC_" + setting), NumberStyles.Integer, CultureInfo.InvariantCulture, out var value) ? value : serviceDefault;
