@@ -204,6 +204,142 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         }
     }
 
+    [Fact]
+    public async Task SIGTERM_during_an_append_lets_the_batch_finish_and_commits_its_offset()
+    {
+        await using var stop = await StopFixture.StartAsync(platform);
+        await using var block = await stop.BlockEventInsertsAsync();
+        var lead = TestEnvironment.Unique("lead");
+        var sent = await platform.Kafka.ProduceAsync(stop.Topic, lead, Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now));
+        await stop.WaitUntilAppendBlockedAsync();
+
+        // SIGTERM while the append waits on the lock; the lock goes only once the consumer says it is finishing that batch.
+        var exited = stop.Ingestion.StopAsync(TimeSpan.FromSeconds(30));
+        await Eventually.Get(() => Task.FromResult<string?>(stop.Ingestion.Output), o => o.Contains("Stopping: finishing the batch in flight"),
+            Wait, $"the consumer to start draining\n{stop.Ingestion.Output}");
+        await block.DisposeAsync();
+
+        (await exited).Should().Be(0, stop.Ingestion.Output);
+        (await StoredEventsAsync(stop.Schema, lead)).Should().Be(1, "the append in flight at SIGTERM finished");
+        platform.Kafka.Committed(stop.Group, sent.TopicPartition).Value.Should().Be(sent.Offset.Value + 1,
+            $"its offset was committed after it\n{stop.Ingestion.Output}");
+        stop.Ingestion.Output.Should().Contain("Consumer stopped; offsets committed");
+    }
+
+    [Fact]
+    public async Task SIGTERM_with_the_store_blocked_longer_than_the_drain_stops_without_committing_that_batch()
+    {
+        await using var stop = await StopFixture.StartAsync(platform, new() { ["Ingestion__ShutdownDrain"] = "00:00:01" });
+        var lead = TestEnvironment.Unique("lead");
+        var block = await stop.BlockEventInsertsAsync();
+        try
+        {
+            await platform.Kafka.ProduceAsync(stop.Topic, lead, Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now));
+            await stop.WaitUntilAppendBlockedAsync();
+
+            // The lock is held until the process has exited: a store that hangs must not hold shutdown past the drain.
+            (await stop.Ingestion.StopAsync(TimeSpan.FromSeconds(30))).Should().Be(0, stop.Ingestion.Output);
+        }
+        finally
+        {
+            await block.DisposeAsync();
+        }
+
+        (await StoredEventsAsync(stop.Schema, lead)).Should().Be(0, "the cancelled append rolled back");
+        platform.Kafka.Committed(stop.Group, stop.WarmUp.TopicPartition).Value.Should().Be(stop.WarmUp.Offset.Value + 1,
+            $"the group's offset stays after the last stored message, so the next owner re-reads the cancelled batch\n{stop.Ingestion.Output}");
+        stop.Ingestion.Output.Should().Contain("did not finish, its offsets are not committed");
+    }
+
+    /// <summary>
+    /// An Ingestion of its own (topic, group, store schema), with one warm-up event stored, so a test knows exactly
+    /// which messages its batches hold.
+    /// </summary>
+    private sealed class StopFixture : IAsyncDisposable
+    {
+        public required ServiceProcess Ingestion { get; init; }
+        public required string Schema { get; init; }
+        public required string Group { get; init; }
+        public required string Topic { get; init; }
+        public required Confluent.Kafka.TopicPartitionOffset WarmUp { get; init; }
+
+        public static async Task<StopFixture> StartAsync(PlatformFixture platform, Dictionary<string, string>? settings = null)
+        {
+            var schema = TestEnvironment.UniqueSchema("e2e_drain");
+            var topic = $"{Topics.EngagementEvents}-{schema}";
+            var warmLead = TestEnvironment.Unique("warm");
+            // Creates the topic before the consumer subscribes to it.
+            var warmUp = await platform.Kafka.ProduceAsync(topic, warmLead, Events.Engagement(warmLead, EngagementEventTypes.EmailOpened, Now));
+            var port = TestEnvironment.FreePort();
+            var environment = new Dictionary<string, string>
+            {
+                ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
+                ["EventStore__Schema"] = schema,
+                ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
+                ["Kafka__EngagementTopic"] = topic,
+                ["Kafka__ConsumerGroup"] = "e2e-drain-" + schema,
+                ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{port}",
+            };
+            foreach (var (key, value) in settings ?? []) environment[key] = value;
+            var ingestion = ServiceProcess.Start("Ingestion", environment);
+            var fixture = new StopFixture { Ingestion = ingestion, Schema = schema, Group = environment["Kafka__ConsumerGroup"], Topic = topic, WarmUp = warmUp };
+            try
+            {
+                await ingestion.WaitUntilHealthyAsync(port, Wait);
+                await Eventually.Get<long?>(() => StoredEventsAsync(schema, warmLead), n => n == 1, Wait, $"the warm-up event in {schema}\n{ingestion.Output}");
+                return fixture;
+            }
+            catch
+            {
+                await fixture.DisposeAsync();
+                throw;
+            }
+        }
+
+        /// <summary>Holds a SHARE lock on the schema's <c>mt_events</c> (reads go on, inserts wait) until disposed.</summary>
+        public async Task<IAsyncDisposable> BlockEventInsertsAsync()
+        {
+            var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+            await connection.OpenAsync();
+            var transaction = await connection.BeginTransactionAsync();
+            await using (var command = new NpgsqlCommand($"lock table {Schema}.mt_events in share mode", connection, transaction))
+            {
+                await command.ExecuteNonQueryAsync();
+            }
+
+            return new TableLock(connection, transaction);
+        }
+
+        private sealed class TableLock(NpgsqlConnection connection, NpgsqlTransaction transaction) : IAsyncDisposable
+        {
+            private int _released;
+
+            public async ValueTask DisposeAsync()
+            {
+                if (Interlocked.Exchange(ref _released, 1) == 1) return;
+                await transaction.RollbackAsync();
+                await connection.DisposeAsync();
+            }
+        }
+
+        /// <summary>Until a statement on this schema waits for a lock (the append behind <see cref="BlockEventInsertsAsync"/>).</summary>
+        public Task WaitUntilAppendBlockedAsync() => Eventually.Get<long?>(async () =>
+        {
+            await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "select count(*) from pg_stat_activity where wait_event_type = 'Lock' and position(@schema in query) > 0", connection);
+            command.Parameters.AddWithValue("schema", Schema);
+            return (long?)await command.ExecuteScalarAsync();
+        }, n => n > 0, Wait, $"an append waiting on the lock in {Schema}\n{Ingestion.Output}");
+
+        public async ValueTask DisposeAsync()
+        {
+            await Ingestion.DisposeAsync();
+            await TestEnvironment.DropSchemaAsync(Schema);
+        }
+    }
+
     private static async Task<long?> StoredEventsAsync(string schema, string lead)
     {
         await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);

@@ -59,7 +59,7 @@ public sealed class StoreRejectionTests(StoreFixture fixture) : IClassFixture<St
         var ingestion = new IngestionOptions { AppendConcurrency = 2 };
         using var deadLetters = new DeadLetterPublisher(kafka);
         var consumer = new EngagementConsumer(kafka, Options.Create(ingestion), fixture.Appender(ingestion), deadLetters,
-            new IngestionProgress(TimeProvider.System), TimeProvider.System, NullLogger<EngagementConsumer>.Instance);
+            new StoreResilience(Options.Create(ingestion), NullLogger<StoreResilience>.Instance, TimeProvider.System), new IngestionProgress(TimeProvider.System), TimeProvider.System, NullLogger<EngagementConsumer>.Instance);
 
         var leads = Enumerable.Range(0, 5).Select(_ => TestEnvironment.Unique("lead")).ToArray();
         var poisonId = "poison-" + Guid.NewGuid().ToString("N");
@@ -107,7 +107,7 @@ public sealed class StoreRejectionTests(StoreFixture fixture) : IClassFixture<St
         var ingestion = new IngestionOptions();
         using var deadLetters = new DeadLetterPublisher(kafka);
         var consumer = new EngagementConsumer(kafka, Options.Create(ingestion), fixture.Appender(ingestion), deadLetters,
-            new IngestionProgress(TimeProvider.System), TimeProvider.System, NullLogger<EngagementConsumer>.Instance);
+            new StoreResilience(Options.Create(ingestion), NullLogger<StoreResilience>.Instance, TimeProvider.System), new IngestionProgress(TimeProvider.System), TimeProvider.System, NullLogger<EngagementConsumer>.Instance);
         var offset = 0L;
         var batch = leads.SelectMany(lead => Enumerable.Range(0, 4).Select(i => Events.Engagement(lead, EngagementEventTypes.PageViewed, At, id: $"{lead}-{i}")))
             .Select(e => Message(e.StreamKey, Encoding.UTF8.GetBytes(System.Text.Json.JsonSerializer.Serialize(e, ContractJson.Options)), offset++))

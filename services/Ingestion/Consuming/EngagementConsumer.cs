@@ -21,6 +21,7 @@ internal sealed partial class EngagementConsumer(
     IOptions<IngestionOptions> ingestionOptions,
     EngagementAppender appender,
     DeadLetterPublisher deadLetters,
+    StoreResilience resilience,
     IngestionProgress progress,
     TimeProvider clock,
     ILogger<EngagementConsumer> logger) : BackgroundService
@@ -56,6 +57,17 @@ internal sealed partial class EngagementConsumer(
         // append and dead-letter deliveries succeeded, in consumption order.
         Task? inFlight = null;
         List<ConsumeResult<byte[]?, byte[]?>>? inFlightBatch = null;
+        // Shutdown stops the consuming at once, but lets the batch in flight finish (and be committed) within
+        // ShutdownDrain; a store that is failing, or slower than that, must not hold shutdown: the batch is then
+        // cancelled, not committed, and the partitions' next owner re-reads and deduplicates it.
+        using var drain = new CancellationTokenSource();
+        using var stopping = ct.Register(() =>
+        {
+            var failing = resilience.RetryingSince is not null || resilience.CircuitState != Polly.CircuitBreaker.CircuitState.Closed;
+            if (Volatile.Read(ref inFlightBatch) is { } batch) LogDraining(logger, batch.Count, failing ? TimeSpan.Zero : ingestionOptions.Value.ShutdownDrain);
+            drain.CancelAfter(failing ? TimeSpan.Zero : ingestionOptions.Value.ShutdownDrain);
+        });
+        var committed = true;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -69,6 +81,7 @@ internal sealed partial class EngagementConsumer(
                         await inFlight;
                         inFlight = null;
                         CommitOffsets(consumer, inFlightBatch!);
+                        Volatile.Write(ref inFlightBatch, null);
                         progress.BatchDone();
                     }
                     else
@@ -105,10 +118,10 @@ internal sealed partial class EngagementConsumer(
                     progress.BatchConsumed(batch.Count);
                 }
 
-                // Shutdown cancels the append and its retries (a store outage must not hold shutdown); the batch is
-                // then not committed, and the next owner of its partitions re-reads it and deduplicates.
-                inFlight = AppendAsync(prepared, ct);
-                inFlightBatch = batch;
+                // A batch consumed as shutdown began is still appended, within the same drain: its contract rejects are
+                // already on their way to the dead-letter topic.
+                Volatile.Write(ref inFlightBatch, batch);
+                inFlight = AppendAsync(prepared, drain.Token);
             }
 
             if (inFlight is not null)
@@ -116,6 +129,7 @@ internal sealed partial class EngagementConsumer(
                 await inFlight;
                 inFlight = null;
                 CommitOffsets(consumer, inFlightBatch!);
+                Volatile.Write(ref inFlightBatch, null);
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
@@ -128,11 +142,19 @@ internal sealed partial class EngagementConsumer(
                 // Cancelled or failed (its failure, if any, is what is propagating): its offsets are not committed; wait for
                 // it to let go of the store before closing the consumer.
                 await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                committed = false;
             }
 
             progress.BatchDone();
             consumer.Close();
-            LogStopped(logger);
+            if (committed)
+            {
+                LogStopped(logger);
+            }
+            else
+            {
+                LogStoppedUncommitted(logger, inFlightBatch!.Count);
+            }
         }
     }
 
@@ -300,6 +322,12 @@ internal sealed partial class EngagementConsumer(
 
     [LoggerMessage(Level = LogLevel.Information, Message = "Consumer stopped; offsets committed")]
     private static partial void LogStopped(ILogger logger);
+
+    [LoggerMessage(Level = LogLevel.Information, Message = "Stopping: finishing the batch in flight ({Count} messages) within {Drain}")]
+    private static partial void LogDraining(ILogger logger, int count, TimeSpan drain);
+
+    [LoggerMessage(Level = LogLevel.Warning, Message = "Consumer stopped; the last batch ({Count} messages) did not finish, its offsets are not committed: the partitions' next owner re-reads it and deduplicates")]
+    private static partial void LogStoppedUncommitted(ILogger logger, int count);
 
     [LoggerMessage(Level = LogLevel.Warning, Message = "Rejected {Topic}[{Partition}]@{Offset} to the dead-letter topic: {Code}: {Reason}")]
     private static partial void LogRejected(ILogger logger, string topic, int partition, long offset, string code, string reason);

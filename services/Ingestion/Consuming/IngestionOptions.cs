@@ -45,6 +45,14 @@ public sealed class IngestionOptions
     [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan StallAfter { get; set; } = TimeSpan.FromMinutes(1);
 
+    /// <summary>
+    /// On shutdown, how long the batch being appended may still take to finish (then its offsets are committed). Past
+    /// this, or at once when the store is failing, it is cancelled: its messages are re-read by the partitions' next owner
+    /// and deduplicated. Keep it below the host's 20-s shutdown timeout.
+    /// </summary>
+    [Range(typeof(TimeSpan), "00:00:00", "00:00:15")]
+    public TimeSpan ShutdownDrain { get; set; } = TimeSpan.FromSeconds(10);
+
     /// <summary>librdkafka statistics interval: the source of the consumer-lag gauge.</summary>
     [Range(100, 600_000)]
     public int StatisticsIntervalMs { get; set; } = 5_000;
