@@ -31,21 +31,24 @@ public sealed class TwoStoresFixture : IAsyncLifetime
 /// Issue 11: every custom write path diffs its rows against Marten's own. The same batches (new and existing streams,
 /// traceparent headers, duplicates inside and across batches, profile, engagement, anonymous events, an identify that
 /// copies a visitor's stream, a merge of two leads) go through the appender with <see cref="IngestionOptions.SetBasedAppend"/>
-/// off in one schema and on in the other.
+/// off in one schema and on in the other, once with each of its two ways of writing the events
+/// (<see cref="IngestionOptions.CopyEvents"/>).
 /// </summary>
 public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<TwoStoresFixture>
 {
     private static readonly DateTimeOffset T0 = new DateTimeOffset(DateTimeOffset.UtcNow.AddDays(-20).Date, TimeSpan.Zero);
     private const string Trace = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
 
-    [Fact]
-    public async Task The_set_based_append_writes_the_rows_and_views_Marten_writes()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_set_based_append_writes_the_rows_and_views_Marten_writes(bool copyEvents)
     {
-        var run = TestEnvironment.Unique("diff");
+        var run = TestEnvironment.Unique(copyEvents ? "diffcopy" : "diff");
         var batches = Workload(run);
         // One transaction at a time: two in parallel would number their events in whichever order they commit.
         var marten = fx.Marten.Appender(new IngestionOptions { AppendConcurrency = 1, SetBasedAppend = false });
-        var setBased = fx.SetBased.Appender(new IngestionOptions { AppendConcurrency = 1, SetBasedAppend = true });
+        var setBased = fx.SetBased.Appender(new IngestionOptions { AppendConcurrency = 1, SetBasedAppend = true, CopyEvents = copyEvents });
         var martenResults = new List<AppendResult>();
         var setBasedResults = new List<AppendResult>();
         foreach (var batch in batches)
@@ -74,8 +77,10 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
         (await ViewsAsync(fx.SetBased, run)).Should().Equal(martenViews, "the projection folds both stores into the same views");
     }
 
-    [Fact]
-    public async Task The_set_based_append_wakes_the_daemon_with_Marten_s_notification_when_it_commits()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task The_set_based_append_wakes_the_daemon_with_Marten_s_notification_when_it_commits(bool copyEvents)
     {
         var lead = TestEnvironment.Unique("notify");
         await using var listener = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
@@ -89,9 +94,10 @@ public sealed class SetBasedAppendTests(TwoStoresFixture fx) : IClassFixture<Two
         {
             await session.BeginTransactionAsync(CancellationToken.None);
             await using (var pid = new NpgsqlCommand("select pg_backend_pid()", session.Connection)) appender = (int)(await pid.ExecuteScalarAsync())!;
-            var stored = await SetBasedAppend.AppendAsync(session, fx.SetBased.Schema,
-                [new EventRow(lead, EventIds.FromSourceId(lead + "-1"), Pending(Events.Engagement(lead, "page_viewed", T0, "pricing", lead + "-1")).Data, null)],
-                CancellationToken.None);
+            EventRow[] rows = [new(lead, EventIds.FromSourceId(lead + "-1"), Pending(Events.Engagement(lead, "page_viewed", T0, "pricing", lead + "-1")).Data, null)];
+            var stored = copyEvents
+                ? await SetBasedAppend.CopyAsync(session, fx.SetBased.Schema, rows, CancellationToken.None)
+                : await SetBasedAppend.AppendAsync(session, fx.SetBased.Schema, rows, CancellationToken.None);
             stored.Should().ContainSingle();
             await session.SaveChangesAsync();
         }

@@ -12,7 +12,7 @@ namespace ScoringPlatform.Ingestion.Consuming;
 /// Marten's batch carries the alias rows too (<see cref="IDocumentOperations.QueueSqlCommand(string, object[])"/>), so
 /// the links, copies and events commit together or not at all.
 /// </summary>
-internal sealed class AppendPlan(IDocumentSession session, string schema, Dictionary<string, string> aliases, bool setBased)
+internal sealed class AppendPlan(IDocumentSession session, string schema, Dictionary<string, string> aliases, bool setBased, bool copy = false)
 {
     private readonly List<Planned> _appends = [];
     private readonly HashSet<Guid> _ids = [];
@@ -111,7 +111,9 @@ internal sealed class AppendPlan(IDocumentSession session, string schema, Dictio
         {
             // Stream by stream in first-appearance order, as Marten's append of the groups below numbers them.
             var rows = _appends.GroupBy(a => a.Stream).SelectMany(g => g).Select(a => new EventRow(a.Stream, a.Id, a.Data, a.TraceParent)).ToList();
-            var stored = await SetBasedAppend.AppendAsync(session, schema, rows, ct);
+            var stored = copy
+                ? await SetBasedAppend.CopyAsync(session, schema, rows, ct)
+                : await SetBasedAppend.AppendAsync(session, schema, rows, ct);
             // Commits the alias rows and the NOTIFY with the events (nothing queued: nothing stored, the locks go with the rollback).
             await session.SaveChangesAsync(ct);
             return stored;

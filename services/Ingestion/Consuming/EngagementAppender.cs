@@ -170,7 +170,7 @@ public sealed partial class EngagementAppender(
                 continue;
             }
 
-            var plan = new AppendPlan(session, schema, aliases, ingestion.Value.SetBasedAppend);
+            var plan = new AppendPlan(session, schema, aliases, ingestion.Value.SetBasedAppend, ingestion.Value.CopyEvents);
             var rejected = new List<StoreRejection>();
             var linked = new HashSet<Guid>();
             // Links first: an event of the batch under a key the batch links is then routed like a later one, and gets

@@ -22,6 +22,13 @@ public sealed class IngestionOptions
     /// </summary>
     public bool SetBasedAppend { get; set; } = true;
 
+    /// <summary>
+    /// With <see cref="SetBasedAppend"/>: one statement skips the stored ids, bumps the stream rows and numbers the events
+    /// (<see cref="SetBasedAppend.ReserveSql"/>), then the events are written by binary COPY. Off: the single set-based
+    /// statement. Both write the same rows.
+    /// </summary>
+    public bool CopyEvents { get; set; } = true;
+
     /// <summary>How far ahead of this consumer's clock an <c>occurredAt</c> may be (producers' clock skew).</summary>
     [Range(typeof(TimeSpan), "00:00:00", "30.00:00:00")]
     public TimeSpan OccurredAtFutureSkew { get; set; } = EngagementEventRules.DefaultFutureSkew;
