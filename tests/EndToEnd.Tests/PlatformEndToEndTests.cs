@@ -251,6 +251,37 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
         stop.Ingestion.Output.Should().Contain("did not finish, its offsets are not committed");
     }
 
+    [Fact]
+    public async Task SIGTERM_while_the_store_is_failing_cancels_the_batch_at_once_without_committing_it()
+    {
+        await using var stop = await StopFixture.StartAsync(platform);
+        var lead = TestEnvironment.Unique("lead");
+        var block = await stop.BlockEventInsertsAsync();
+        try
+        {
+            await platform.Kafka.ProduceAsync(stop.Topic, lead, Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now));
+            await stop.WaitUntilAppendBlockedAsync();
+            // The waiting append's connection is terminated (SQLSTATE 57P01, transient): the append is retried, and
+            // stays in its retries while the lock is held.
+            await stop.TerminateBlockedAppendAsync();
+            await Eventually.Get(() => Task.FromResult<string?>(stop.Ingestion.Output), o => o.Contains("Event store append failed (attempt"),
+                Wait, $"the append to be retried\n{stop.Ingestion.Output}");
+
+            (await stop.Ingestion.StopAsync(TimeSpan.FromSeconds(30))).Should().Be(0, stop.Ingestion.Output);
+        }
+        finally
+        {
+            await block.DisposeAsync();
+        }
+
+        stop.Ingestion.Output.Should().Contain("Stopping: finishing the batch in flight (1 messages) within 00:00:00",
+            "a store that is failing gets no drain (the default is 10 s)");
+        stop.Ingestion.Output.Should().Contain("did not finish, its offsets are not committed");
+        (await StoredEventsAsync(stop.Schema, lead)).Should().Be(0);
+        platform.Kafka.Committed(stop.Group, stop.WarmUp.TopicPartition).Value.Should().Be(stop.WarmUp.Offset.Value + 1,
+            $"the cancelled batch is left to the next owner\n{stop.Ingestion.Output}");
+    }
+
     /// <summary>
     /// An Ingestion of its own (topic, group, store schema), with one warm-up event stored, so a test knows exactly
     /// which messages its batches hold.
@@ -332,6 +363,18 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
             command.Parameters.AddWithValue("schema", Schema);
             return (long?)await command.ExecuteScalarAsync();
         }, n => n > 0, Wait, $"an append waiting on the lock in {Schema}\n{Ingestion.Output}");
+
+        /// <summary>Terminates the backend of the append <see cref="WaitUntilAppendBlockedAsync"/> saw waiting.</summary>
+        public async Task TerminateBlockedAppendAsync()
+        {
+            await using var connection = new NpgsqlConnection(TestEnvironment.PostgresConnectionString);
+            await connection.OpenAsync();
+            await using var command = new NpgsqlCommand(
+                "select count(pg_terminate_backend(pid)) from pg_stat_activity where wait_event_type = 'Lock' and position(@schema in query) > 0",
+                connection);
+            command.Parameters.AddWithValue("schema", Schema);
+            ((long)(await command.ExecuteScalarAsync())!).Should().BeGreaterThan(0, "the append was waiting on the lock");
+        }
 
         public async ValueTask DisposeAsync()
         {
