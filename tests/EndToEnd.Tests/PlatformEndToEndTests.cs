@@ -169,39 +169,21 @@ public sealed class PlatformEndToEndTests(PlatformFixture platform)
     [Fact]
     public async Task After_SIGTERM_a_new_consumer_in_the_same_group_starts_after_the_last_processed_message()
     {
-        // A fresh Ingestion with its own group and store schema, so what it processed is visible in that schema only.
-        var schema = TestEnvironment.UniqueSchema("e2e_stop");
-        var group = "e2e-stop-" + schema;
-        var port = TestEnvironment.FreePort();
-        await using var extra = ServiceProcess.Start("Ingestion", new Dictionary<string, string>
+        // A fresh Ingestion with its own topic, group and store schema, so what it processed is visible there only.
+        await using var stop = await StopFixture.StartAsync(platform);
+        var lead = TestEnvironment.Unique("lead");
+        Confluent.Kafka.TopicPartitionOffset last = null!;
+        for (var i = 0; i < 3; i++)
         {
-            ["ConnectionStrings__EventStore"] = TestEnvironment.PostgresConnectionString,
-            ["EventStore__Schema"] = schema,
-            ["Kafka__BootstrapServers"] = TestEnvironment.KafkaBootstrap,
-            ["Kafka__ConsumerGroup"] = group,
-            ["Kestrel__Endpoints__Health__Url"] = $"http://127.0.0.1:{port}",
-        });
-        try
-        {
-            await extra.WaitUntilHealthyAsync(port, Wait);
-            var lead = TestEnvironment.Unique("lead");
-            Confluent.Kafka.TopicPartitionOffset last = null!;
-            for (var i = 0; i < 3; i++)
-            {
-                last = await platform.Kafka.ProduceAsync(Topics.EngagementEvents, lead, Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now.AddMinutes(i)));
-            }
-
-            await Eventually.Get<long?>(() => StoredEventsAsync(schema, lead), n => n == 3, Wait, $"3 events of {lead} in {schema}\n{extra.Output}");
-            var exitCode = await extra.StopAsync(TimeSpan.FromSeconds(30));
-
-            exitCode.Should().Be(0, extra.Output);
-            platform.Kafka.Committed(group, last.TopicPartition).Value.Should().Be(last.Offset.Value + 1,
-                $"the group resumes right after the last message it stored\n{extra.Output}");
+            last = await platform.Kafka.ProduceAsync(stop.Topic, lead, Events.Engagement(lead, EngagementEventTypes.EmailOpened, Now.AddMinutes(i)));
         }
-        finally
-        {
-            await TestEnvironment.DropSchemaAsync(schema);
-        }
+
+        await Eventually.Get<long?>(() => StoredEventsAsync(stop.Schema, lead), n => n == 3, Wait, $"3 events of {lead} in {stop.Schema}\n{stop.Ingestion.Output}");
+        var exitCode = await stop.Ingestion.StopAsync(TimeSpan.FromSeconds(30));
+
+        exitCode.Should().Be(0, stop.Ingestion.Output);
+        platform.Kafka.Committed(stop.Group, last.TopicPartition).Value.Should().Be(last.Offset.Value + 1,
+            $"the group resumes right after the last message it stored\n{stop.Ingestion.Output}");
     }
 
     [Fact]

@@ -63,11 +63,10 @@ internal sealed partial class EngagementConsumer(
         using var drain = new CancellationTokenSource();
         using var stopping = ct.Register(() =>
         {
-            var failing = resilience.RetryingSince is not null || resilience.CircuitState != Polly.CircuitBreaker.CircuitState.Closed;
-            if (Volatile.Read(ref inFlightBatch) is { } batch) LogDraining(logger, batch.Count, failing ? TimeSpan.Zero : ingestionOptions.Value.ShutdownDrain);
-            drain.CancelAfter(failing ? TimeSpan.Zero : ingestionOptions.Value.ShutdownDrain);
+            var within = resilience.IsFailing ? TimeSpan.Zero : ingestionOptions.Value.ShutdownDrain;
+            if (Volatile.Read(ref inFlightBatch) is { } batch) LogDraining(logger, batch.Count, within);
+            drain.CancelAfter(within);
         });
-        var committed = true;
         try
         {
             while (!ct.IsCancellationRequested)
@@ -137,24 +136,15 @@ internal sealed partial class EngagementConsumer(
         }
         finally
         {
-            if (inFlight is not null)
-            {
-                // Cancelled or failed (its failure, if any, is what is propagating): its offsets are not committed; wait for
-                // it to let go of the store before closing the consumer.
-                await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
-                committed = false;
-            }
+            // Still set here: the batch was cancelled or failed (its failure, if any, is what is propagating), and its
+            // offsets are not committed; wait for it to let go of the store before closing the consumer.
+            var unfinished = inFlight is null ? null : inFlightBatch;
+            if (inFlight is not null) await inFlight.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
 
             progress.BatchDone();
             consumer.Close();
-            if (committed)
-            {
-                LogStopped(logger);
-            }
-            else
-            {
-                LogStoppedUncommitted(logger, inFlightBatch!.Count);
-            }
+            if (unfinished is null) LogStopped(logger);
+            else LogStoppedUncommitted(logger, unfinished.Count);
         }
     }
 

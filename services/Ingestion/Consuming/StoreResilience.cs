@@ -87,6 +87,9 @@ public sealed partial class StoreResilience
 
     public CircuitState CircuitState => _circuit.CircuitState;
 
+    /// <summary>Appends are failing now: some are being retried, or the circuit is not closed.</summary>
+    public bool IsFailing => RetryingSince is not null || CircuitState != CircuitState.Closed;
+
     /// <summary>Since when appends have been failing and retrying without a success in between, or null.</summary>
     public DateTimeOffset? RetryingSince =>
         Volatile.Read(ref _retryingCalls) > 0 && Interlocked.Read(ref _retryingSinceTicks) is var ticks and > 0
