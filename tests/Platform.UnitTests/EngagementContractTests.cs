@@ -121,6 +121,10 @@ public partial class EngagementContractTests
         ("NUL in a property name", Json(("properties", """{"a\u0000":1}""")), RejectionCodes.InvalidProperty),
         ("NUL in a nested property name", Json(("properties", """{"a":{"b\u0000":1}}""")), RejectionCodes.InvalidProperty),
         ("properties not an object", Json(("properties", "5")), RejectionCodes.InvalidProperty),
+        ("properties an array", Json(("properties", """[{"category":"pricing"}]""")), RejectionCodes.InvalidProperty),
+        // A name given twice keeps its last value, in the parser (PropertiesConverter) as in the schema's reader.
+        ("valid last of a repeated property", Json(("properties", """{"category":"checkout","category":"pricing"}""")), null),
+        ("invalid last of a repeated property", Json(("properties", """{"category":"pricing","category":"checkout"}""")), RejectionCodes.InvalidProperty),
         ("profile without traits", Json(("type", "\"profile_updated\"")), RejectionCodes.MissingTraits),
         ("profile with null traits", Profile("null"), RejectionCodes.MissingTraits),
         ("negative company size", Profile("""{"companySize":-1}"""), RejectionCodes.InvalidTraits),
@@ -227,6 +231,20 @@ public partial class EngagementContractTests
 
     [System.Text.RegularExpressions.GeneratedRegex("<surrogate:([0-9a-fA-F]{4})>")]
     private static partial System.Text.RegularExpressions.Regex SurrogateMarker();
+
+    [Fact]
+    public void Properties_read_into_one_document_serialise_back_to_the_same_json()
+    {
+        const string properties = """{"url":"/pricing","n":12.50,"flag":true,"none":null,"nested":{"list":[1,"a\u00e9",{"k":false}]},"url":"/demo"}""";
+        EngagementEventParser.TryParse(Encoding.UTF8.GetBytes(Json(("properties", properties))), Window, out var evt, out var reason)
+            .Should().BeTrue(reason?.ToString());
+
+        evt!.Property("url").Should().Be("/demo", "the last of a repeated name wins");
+        evt.Property("n").Should().Be("12.50", "a number property reads as its JSON text");
+        var written = JsonSerializer.SerializeToElement(evt, ContractJson.Options).GetProperty("properties");
+        JsonElement.DeepEquals(written, JsonDocument.Parse("""{"url":"/demo","n":12.50,"flag":true,"none":null,"nested":{"list":[1,"a\u00e9",{"k":false}]}}""").RootElement)
+            .Should().BeTrue(written.GetRawText());
+    }
 
     [Fact]
     public void The_longest_anonymous_id_makes_a_stream_key_the_api_accepts_as_a_lead_id()
