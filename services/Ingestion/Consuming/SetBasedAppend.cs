@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Text.Json;
@@ -219,14 +220,24 @@ internal static class SetBasedAppend
                 columns.DotNetTypes[i] = type.DotNetTypeName;
                 columns.Bodies[i] = serializer.ToJson(row.Data);
                 // Marten stores an event without headers as the JSON null, not SQL NULL.
-                columns.Headers[i] = row.TraceParent is { } traceParent
-                    ? JsonSerializer.Serialize(new Dictionary<string, string> { [EventHeaders.TraceParent] = traceParent })
-                    : "null";
+                columns.Headers[i] = row.TraceParent is { } traceParent ? HeadersJson(traceParent) : "null";
             }
 
             return columns;
         }
     }
+
+    /// <summary>
+    /// The headers of an event carrying its trace context. A W3C traceparent is lower-case hex digits and dashes, which
+    /// JSON takes as they are; anything else goes through the serializer. (A dictionary serialised per event cost 0.3 µs
+    /// and 384 bytes of it.)
+    /// </summary>
+    internal static string HeadersJson(string traceParent) =>
+        traceParent.AsSpan().ContainsAnyExcept(TraceParentChars)
+            ? JsonSerializer.Serialize(new Dictionary<string, string> { [EventHeaders.TraceParent] = traceParent })
+            : string.Concat("{\"" + EventHeaders.TraceParent + "\":\"", traceParent, "\"}");
+
+    private static readonly SearchValues<char> TraceParentChars = SearchValues.Create("0123456789abcdef-");
 
     private static readonly ConditionalWeakTable<IDocumentStore, IReadOnlyDictionary<Type, IEventType>> Mappings = new();
 
