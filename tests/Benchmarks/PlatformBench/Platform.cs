@@ -39,8 +39,7 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
         if (project == "Ingestion")
         {
             // Its GC as scripts/run.sh and deploy/ start it (README, "Settings").
-            env["DOTNET_gcConcurrent"] = "0";
-            env["DOTNET_GCGen0MaxBudget"] = "0x2000000";
+            env["DOTNET_GCgen0size"] = "0x2000000";
         }
 
         // Experiments: BENCH_SVC_<Setting> is passed to every service as <Setting> (e.g. BENCH_SVC_Ingestion__AppendConcurrency=1).
