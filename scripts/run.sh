@@ -109,9 +109,7 @@ main() {
   case "$API_KEY" in *[!A-Za-z0-9._~-]*|'') die "SCORING_API_KEY may hold only letters, digits and . _ ~ -" ;; esac
 
   # Ingestion owns the event store schema (applies it on start); the others wait for it, as in deploy/k8s.
-  # Ingestion's GC (README, "Settings"): a gen-0 budget of at least 32 MB, as deploy/ sets it.
-  start_service ingestion Ingestion "$INGESTION_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$INGESTION_PORT" \
-    "DOTNET_GCgen0size=0x2000000"
+  start_service ingestion Ingestion "$INGESTION_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$INGESTION_PORT"
   start_service projections Projections "$PROJECTIONS_PORT" "Kestrel__Endpoints__Health__Url=http://127.0.0.1:$PROJECTIONS_PORT" \
     "EventStore__ApplySchemaOnStart=false"
   start_service api Api "$API_REST_PORT" "Kestrel__Endpoints__Rest__Url=http://127.0.0.1:$API_REST_PORT" \

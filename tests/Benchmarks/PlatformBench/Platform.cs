@@ -36,12 +36,6 @@ internal sealed class Platform(string schema, string topic) : IAsyncDisposable
             ["Logging__LogLevel__ScoringPlatform.Ingestion.Consuming.EngagementConsumer"] = "Information",
             ["ASPNETCORE_ENVIRONMENT"] = "Production",
         };
-        if (project == "Ingestion")
-        {
-            // Its GC as scripts/run.sh and deploy/ start it (README, "Settings").
-            env["DOTNET_GCgen0size"] = "0x2000000";
-        }
-
         // Experiments: BENCH_SVC_<Setting> is passed to every service as <Setting> (e.g. BENCH_SVC_Ingestion__AppendConcurrency=1).
         foreach (System.Collections.DictionaryEntry v in Environment.GetEnvironmentVariables())
         {
