@@ -71,7 +71,7 @@ public static class ContractJson
 /// Reads <see cref="EngagementEvent.Properties"/> as ONE JSON document whose members the dictionary's values point into.
 /// The framework's dictionary converter parses a document per value: with the bench's two properties the dictionary was
 /// 2.3 of the 3.4 µs and 1.0 of the 1.4 KB a message's deserialisation took, and one document brings the 1.4 KB down to
-/// 1.0 KB (issue 11, fifteenth session, in docs/benchmarks.md). A name given twice keeps its last value, as the
+/// 0.9 KB (issue 11, fifteenth session, in docs/benchmarks.md). A name given twice keeps its last value, as the
 /// framework's converter does.
 /// </summary>
 public sealed class PropertiesConverter : JsonConverter<Dictionary<string, JsonElement>>
