@@ -282,11 +282,13 @@ internal sealed partial class EngagementConsumer(
 
             // Valid by the contract yet refused by PostgreSQL, or a link that contradicts earlier ones: each offending
             // message is dead-lettered alone.
-            foreach (var rejection in result.Rejected.DistinctBy(r => r.Event.EventId))
+            if (result.Rejected.Count > 0)
             {
+                // One pass over the batch: every message carrying a refused id (a redelivery's too) goes with its reason.
+                var rejections = result.Rejected.DistinctBy(r => r.Event.EventId).ToDictionary(r => r.Event.EventId);
                 for (var i = 0; i < pending.Count; i++)
                 {
-                    if (pending[i].EventId != rejection.Event.EventId) continue;
+                    if (!rejections.TryGetValue(pending[i].EventId, out var rejection)) continue;
                     DeadLetter(prepared.PendingMessages[i], new RejectionReason(rejection.Code, rejection.Reason), deadLetterDeliveries);
                 }
             }
