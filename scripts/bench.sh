@@ -4,7 +4,7 @@
 # .run/bench/results.md; docs/benchmarks.md records curated runs. Sizes: BENCH_EVENTS, BENCH_LEADS; BENCH_SOAK_SECONDS (live-projection soak at 1k events/s, default 60);
 # BENCH_VERDICT_RATES (GetVerdict open-loop rates, default 1000,5000,10000,20000,30000: the empty handler saturated between
 # 15k and 30k here in different runs, which is its capacity); BENCH_FRESHNESS_SECONDS (probes, default 30) after BENCH_FRESHNESS_WARMUP_SECONDS of background load (default 10: the
-# services were just started, and their first seconds are measured apart).
+# services were just started), then once the live projection has kept within 300 ms of the store for 5 s (the report says when).
 # A full run drops its schema at the end (BENCH_KEEP_SCHEMA=1 keeps it, for PlatformBench's --catch-up-only, --soak-only
 # and --rebuild-only); BENCH_ARGS=--ingest-only stops after the ingest and keeps it.
 # Its own run directory (SCORING_BENCH_RUN_DIR, default .run/bench), never an inherited SCORING_RUN_DIR (a `make run`'s).
