@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
 using Confluent.Kafka;
@@ -247,16 +248,10 @@ internal sealed partial class EngagementConsumer(
         }
     }
 
-    // "<topic> process", built once per topic rather than per message.
-    private (string Topic, string Name) _spanName = ("", "");
+    // "<topic> process", built once per topic rather than per message; safe from any thread.
+    private readonly ConcurrentDictionary<string, string> _spanNames = new(StringComparer.Ordinal);
 
-    private string SpanName(string topic)
-    {
-        var cached = _spanName;
-        if (cached.Topic == topic) return cached.Name;
-        _spanName = (topic, $"{topic} process");
-        return _spanName.Name;
-    }
+    private string SpanName(string topic) => _spanNames.GetOrAdd(topic, static t => $"{t} process");
 
     private async Task AppendAsync(PreparedBatch prepared, CancellationToken ct)
     {
